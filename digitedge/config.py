@@ -1,0 +1,202 @@
+"""One typed configuration for a whole run: defaults, a TOML file, then CLI overrides.
+
+The exact config is saved beside every run (config.toml) so the run can be reproduced.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from digitedge.errors import DigitedgeError
+
+ARCHS = ("compact", "seed")
+TECHNIQUES = ("qat", "prune", "prune_qat")
+
+
+@dataclass
+class DataConfig:
+    validation_size: int = 5000  # carved from the 60k training images with `seed`
+
+
+@dataclass
+class ModelConfig:
+    arch: str = "compact"  # "compact" (MCU-sized) or "seed" (the seed notebook's classic CNN)
+    filters: list[int] = field(default_factory=lambda: [16, 32, 32])
+    dropout: float = 0.25
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 20
+    batch_size: int = 128
+    learning_rate: float = 3e-3
+    patience: int = 5  # early stopping on val_accuracy
+    augment: bool = True
+    max_shift: float = 0.1  # fraction of the image, for the random translation
+    max_rotation_deg: float = 10.0
+    train_subset: int = 0  # 0 = all training images; >0 for smoke tests
+
+
+@dataclass
+class OptimizeConfig:
+    techniques: list[str] = field(default_factory=lambda: list(TECHNIQUES))
+    qat_epochs: int = 3
+    prune_epochs: int = 4
+    prune_qat_epochs: int = 2
+    target_sparsity: float = 0.75
+    learning_rate: float = 1e-4
+    prune_learning_rate: float = 5e-4
+
+
+@dataclass
+class ExportConfig:
+    representative_samples: int = 500
+    variant: str = "int8_qat"  # the int8 model a user deploys
+    arena_margin: float = 0.10  # added to the measured TFLM arena, then rounded up to 16 bytes
+    sample_digits: int = 10
+
+
+@dataclass
+class BenchmarkConfig:
+    runs: int = 300
+    warmup: int = 30
+    threads: int = 1
+    eval_limit: int = 0  # 0 = full 10,000-image test set
+
+
+@dataclass
+class Config:
+    seed: int = 42
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    optimize: OptimizeConfig = field(default_factory=OptimizeConfig)
+    export: ExportConfig = field(default_factory=ExportConfig)
+    benchmark: BenchmarkConfig = field(default_factory=BenchmarkConfig)
+
+    def validate(self) -> "Config":
+        """Reject values no run could use; messages name the key."""
+        checks = [
+            (self.train.epochs >= 1, "train.epochs must be at least 1"),
+            (self.train.batch_size >= 1, "train.batch_size must be at least 1"),
+            (self.train.learning_rate > 0, "train.learning_rate must be positive"),
+            (self.train.train_subset >= 0, "train.train_subset must be 0 (all) or positive"),
+            (self.model.arch in ARCHS, f"model.arch must be one of {', '.join(ARCHS)}"),
+            (len(self.model.filters) == 3 and all(f >= 1 for f in self.model.filters),
+             "model.filters must be three positive integers"),
+            (0 <= self.model.dropout < 1, "model.dropout must be in [0, 1)"),
+            (0 < self.optimize.target_sparsity < 1, "optimize.target_sparsity must be in (0, 1)"),
+            (all(t in TECHNIQUES for t in self.optimize.techniques),
+             f"optimize.techniques must be among {', '.join(TECHNIQUES)}"),
+            (min(self.optimize.qat_epochs, self.optimize.prune_epochs, self.optimize.prune_qat_epochs) >= 1,
+             "optimize epochs must be at least 1"),
+            (self.export.representative_samples >= 1, "export.representative_samples must be at least 1"),
+            (0 <= self.export.arena_margin <= 1, "export.arena_margin must be in [0, 1]"),
+            (self.benchmark.runs >= 1 and self.benchmark.warmup >= 0, "benchmark.runs must be >= 1, warmup >= 0"),
+            (self.benchmark.threads >= 1, "benchmark.threads must be at least 1"),
+            (1 <= self.data.validation_size < 60000, "data.validation_size must be in [1, 60000)"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise DigitedgeError(message)
+        return self
+
+
+def _coerce(value, hint, key: str):
+    """Check a TOML value against a dataclass field's type; int is accepted where float is."""
+    origin = typing.get_origin(hint)
+    if origin is list:
+        (item_hint,) = typing.get_args(hint)
+        if not isinstance(value, list):
+            raise DigitedgeError(f"config key '{key}' must be a list, got {type(value).__name__}")
+        return [_coerce(v, item_hint, f"{key}[]") for v in value]
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if hint is int and isinstance(value, bool) or not isinstance(value, hint):
+        raise DigitedgeError(
+            f"config key '{key}' must be {hint.__name__}, got {type(value).__name__} ({value!r})"
+        )
+    return value
+
+
+def _apply(obj, values: dict, prefix: str) -> None:
+    hints = typing.get_type_hints(type(obj))
+    names = [f.name for f in dataclasses.fields(obj)]
+    for key, value in values.items():
+        full = f"{prefix}{key}"
+        if key not in names:
+            near = difflib.get_close_matches(key, names, n=1)
+            hint = f"; did you mean '{prefix}{near[0]}'?" if near else f"; valid keys: {', '.join(names)}"
+            raise DigitedgeError(f"unknown config key '{full}'{hint}")
+        current = getattr(obj, key)
+        if dataclasses.is_dataclass(current):
+            if not isinstance(value, dict):
+                raise DigitedgeError(f"config key '{full}' must be a table")
+            _apply(current, value, f"{full}.")
+        else:
+            setattr(obj, key, _coerce(value, hints[key], full))
+
+
+def from_dict(values: dict) -> Config:
+    config = Config()
+    _apply(config, values, "")
+    return config
+
+
+def load(path: str | Path | None = None, overrides: dict | None = None) -> Config:
+    """Defaults, then the TOML file at `path`, then `overrides` ({"train.epochs": 3, ...})."""
+    config = Config()
+    if path is not None:
+        path = Path(path)
+        try:
+            values = tomllib.loads(path.read_text())
+        except FileNotFoundError:
+            raise DigitedgeError(f"config file {path} does not exist") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise DigitedgeError(f"config file {path} cannot be read: {exc}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise DigitedgeError(f"config file {path} is not valid TOML: {exc}") from None
+        try:
+            _apply(config, values, "")
+        except DigitedgeError as exc:
+            raise DigitedgeError(f"{path}: {exc}") from None
+    for dotted, value in (overrides or {}).items():
+        if value is None:
+            continue
+        *parents, leaf = dotted.split(".")
+        nested: dict = {leaf: value}
+        for parent in reversed(parents):
+            nested = {parent: nested}
+        _apply(config, nested, "")
+    return config.validate()
+
+
+def to_dict(config: Config) -> dict:
+    return dataclasses.asdict(config)
+
+
+def _toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return repr(value)
+
+
+def to_toml(config: Config) -> str:
+    """The config as TOML that `load` reads back to an equal Config."""
+    top, tables = [], []
+    for key, value in to_dict(config).items():
+        if isinstance(value, dict):
+            tables.append(f"\n[{key}]")
+            tables.extend(f"{k} = {_toml_value(v)}" for k, v in value.items())
+        else:
+            top.append(f"{key} = {_toml_value(value)}")
+    return "\n".join(top + tables) + "\n"

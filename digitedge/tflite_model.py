@@ -1,0 +1,109 @@
+"""Read a .tflite flatbuffer: validate it, list its operators, and describe its tensors.
+
+Every stage that takes a .tflite goes through `read_tflite`, so a random-bytes, truncated
+or non-TFLite file gets the same one-line error everywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from digitedge.errors import DigitedgeError
+
+_DTYPES = {0: "float32", 1: "float16", 2: "int32", 3: "uint8", 4: "int64", 9: "int8", 7: "int16"}
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    name: str
+    dtype: str
+    shape: tuple[int, ...]
+    scales: tuple[float, ...]  # empty when not quantized; one per channel when per-channel
+    zero_points: tuple[int, ...]
+    quantized_dimension: int
+    buffer: np.ndarray | None  # constant data (weights), None for activations
+
+
+@dataclass(frozen=True)
+class OperatorInfo:
+    name: str  # builtin name, e.g. "CONV_2D"
+    inputs: tuple[int, ...]
+    outputs: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class TfliteModel:
+    data: bytes
+    operators: tuple[OperatorInfo, ...]
+    tensors: tuple[TensorInfo, ...]
+    inputs: tuple[int, ...]
+    outputs: tuple[int, ...]
+
+    @property
+    def op_names(self) -> list[str]:
+        """Distinct builtin operators in first-use order."""
+        return list(dict.fromkeys(op.name for op in self.operators))
+
+    @property
+    def input(self) -> TensorInfo:
+        return self.tensors[self.inputs[0]]
+
+    @property
+    def output(self) -> TensorInfo:
+        return self.tensors[self.outputs[0]]
+
+
+def read_tflite_file(path: str | Path) -> TfliteModel:
+    path = Path(path)
+    if not path.is_file():
+        raise DigitedgeError(f"model file {path} does not exist")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DigitedgeError(f"model file {path} cannot be read: {exc.strerror or exc}") from None
+    return read_tflite(data, str(path))
+
+
+def read_tflite(data: bytes, label: str = "model") -> TfliteModel:
+    """Parse `data`; a file that is not a complete TFLite flatbuffer is a DigitedgeError."""
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    if len(data) < 8 or data[4:8] != b"TFL3":
+        raise DigitedgeError(f"{label} is not a TFLite model (no 'TFL3' identifier)")
+    try:
+        model = flatbuffer_utils.convert_bytearray_to_object(bytearray(data))
+        graph = model.subgraphs[0]
+        operators = tuple(
+            OperatorInfo(flatbuffer_utils.opcode_to_name(model, op.opcodeIndex),
+                         tuple(int(i) for i in op.inputs), tuple(int(i) for i in op.outputs))
+            for op in graph.operators
+        )
+        tensors = tuple(_tensor_info(model, tensor) for tensor in graph.tensors)
+        inputs, outputs = tuple(int(i) for i in graph.inputs), tuple(int(i) for i in graph.outputs)
+    except DigitedgeError:
+        raise
+    except Exception as exc:  # the flatbuffer library raises anything on corrupt input
+        raise DigitedgeError(f"{label} is a corrupt or truncated TFLite model ({type(exc).__name__})") from None
+    if not operators or not inputs or not outputs:
+        raise DigitedgeError(f"{label} is a TFLite model with no operators or no inputs/outputs")
+    return TfliteModel(bytes(data), operators, tensors, inputs, outputs)
+
+
+def _tensor_info(model, tensor) -> TensorInfo:
+    dtype = _DTYPES.get(tensor.type, f"type{tensor.type}")
+    name = tensor.name.decode() if isinstance(tensor.name, bytes) else (tensor.name or "")
+    shape = tuple(int(d) for d in (tensor.shape if tensor.shape is not None else ()))
+    quant = tensor.quantization
+    scales = tuple(float(s) for s in quant.scale) if quant is not None and quant.scale is not None else ()
+    zeros = tuple(int(z) for z in quant.zeroPoint) if quant is not None and quant.zeroPoint is not None else ()
+    axis = int(quant.quantizedDimension) if quant is not None else 0
+    raw = model.buffers[tensor.buffer].data if tensor.buffer < len(model.buffers) else None
+    buffer = None
+    if raw is not None and len(raw) and dtype in ("float32", "float16", "int32", "int8", "uint8", "int64", "int16"):
+        buffer = np.frombuffer(np.asarray(raw, dtype=np.uint8).tobytes(), dtype=dtype)
+        if shape and buffer.size == int(np.prod(shape)):
+            buffer = buffer.reshape(shape)
+    return TensorInfo(name, dtype, shape, scales, zeros, axis, buffer)
