@@ -37,8 +37,7 @@ class TrainConfig:
     learning_rate: float = 3e-3
     patience: int = 5  # early stopping on val_accuracy
     augment: bool = True
-    max_shift: float = 0.1  # fraction of the image, for the random translation
-    max_rotation_deg: float = 10.0
+    max_shift_pixels: int = 2  # random translation of each training image
     train_subset: int = 0  # 0 = all training images; >0 for smoke tests
 
 

@@ -20,7 +20,7 @@ NUM_CLASSES = 10
 
 def _conv_bn_relu(x, filters: int, name: str):
     x = keras.layers.Conv2D(filters, 3, use_bias=False, name=f"{name}_conv")(x)
-    x = keras.layers.BatchNormalization(name=f"{name}_bn")(x)
+    x = keras.layers.BatchNormalization(momentum=0.9, name=f"{name}_bn")(x)
     return keras.layers.ReLU(name=f"{name}_relu")(x)
 
 

@@ -21,6 +21,7 @@ from typing import Iterator
 from digitedge.errors import DigitedgeError
 
 MANIFEST = "manifest.json"
+UNTRACKED_FOLDERS = {"tensorboard", "checkpoint"}  # logs and resume state, not artifacts
 
 
 def sha256_file(path: Path) -> str:
@@ -123,13 +124,9 @@ class RunDir:
             raise DigitedgeError(f"{path} is not a readable manifest: {exc}") from None
 
     def update_manifest(self, **sections) -> dict:
-        """Merge `sections` into the manifest and refresh its file list from the disk."""
+        """Set top-level `sections` of the manifest and refresh its file list from the disk."""
         manifest = self.read_manifest()
-        for key, value in sections.items():
-            if isinstance(value, dict) and isinstance(manifest.get(key), dict):
-                manifest[key].update(value)
-            else:
-                manifest[key] = value
+        manifest.update(sections)
         manifest["files"] = self.file_entries()
         write_json(self.path(MANIFEST), manifest)
         return manifest
@@ -137,8 +134,9 @@ class RunDir:
     def file_entries(self) -> dict[str, dict]:
         entries = {}
         for file in sorted(self.root.rglob("*")):
-            rel = file.relative_to(self.root).as_posix()
-            if not file.is_file() or rel == MANIFEST or ".tmp-" in file.name or rel.startswith("tensorboard/"):
+            relative = file.relative_to(self.root)
+            rel = relative.as_posix()
+            if not file.is_file() or rel == MANIFEST or ".tmp-" in file.name or UNTRACKED_FOLDERS & set(relative.parts):
                 continue
             entries[rel] = {"size": file.stat().st_size, "sha256": sha256_file(file)}
         return entries

@@ -1,0 +1,316 @@
+"""Batch-1 latency of .tflite variants, timed interleaved in one process so ratios hold on a noisy machine.
+
+Every round gives every variant one slot, in an order shuffled per round with a seeded RNG, so a
+burst of load from another process hits all variants alike and int8 / float32 stays meaningful.
+A slot is an untimed invoke then a timed one: the timed invoke finds the model's weights in cache,
+as on a device that runs one model, instead of measuring the cache misses interleaving causes.
+A one-op model timed in the same rounds gives the fixed per-invoke cost (Python binding, delegate
+dispatch), which dominates models this small; latencies are also reported with it subtracted.
+TFLite Micro's host interpreter (reference kernels, what a microcontroller runs) is timed in the
+same rounds for the int8 variants. Peak memory is measured per model in a fresh subprocess.
+"""
+
+from __future__ import annotations
+
+import functools
+import gc
+import math
+import os
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from digitedge.errors import DigitedgeError
+from digitedge.evaluate import load_interpreter, quantize_input, scale_images
+from digitedge.rundir import write_json, write_text
+from digitedge.tflite_model import read_tflite, read_tflite_file
+
+MEMORY_METHOD = ("peak RSS growth (VmHWM, KiB) in a fresh subprocess per model, from just before Interpreter "
+                 "construction through allocate_tensors and the invokes; VmHWM reset via /proc/self/clear_refs")
+
+# Run in a fresh interpreter per model: its RSS high-water mark then belongs to that model alone.
+_MEMORY_PROBE = r"""
+import sys
+import numpy as np
+from ai_edge_litert.interpreter import Interpreter
+
+def status_kib(key):
+    with open("/proc/self/status") as handle:
+        return next(int(line.split()[1]) for line in handle if line.startswith(key + ":"))
+
+model = sys.stdin.buffer.read()
+threads, runs = int(sys.argv[1]), int(sys.argv[2])
+try:
+    with open("/proc/self/clear_refs", "w") as handle:
+        handle.write("5")  # resets VmHWM to the current RSS (Linux >= 4.0)
+except OSError:
+    print("nan")
+    sys.exit(0)
+before = status_kib("VmRSS")
+interpreter = Interpreter(model_content=model, num_threads=threads)
+interpreter.allocate_tensors()
+detail = interpreter.get_input_details()[0]
+interpreter.set_tensor(detail["index"], np.zeros(detail["shape"], detail["dtype"]))
+for _ in range(runs):
+    interpreter.invoke()
+print(status_kib("VmHWM") - before)
+"""
+
+
+@dataclass
+class BenchmarkResult:
+    table: pd.DataFrame  # one row per variant, index `variant`; columns listed in `benchmark_variants`
+    overhead_median_us: float  # per-invoke cost of a one-op model in the same rounds
+    overhead_p90_us: float
+    threads: int
+    runs: int
+    warmup: int
+    tflm_runs: int
+    seed: int
+    overhead_peak_rss_kib: float = math.nan  # the one-op model's peak RSS growth: the runtime's own share
+    machine: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        rows = self.table.reset_index().to_dict(orient="records")
+        return {
+            "settings": {"threads": self.threads, "runs": self.runs, "warmup": self.warmup,
+                         "tflm_runs": self.tflm_runs, "seed": self.seed, "batch": 1,
+                         "order": "interleaved round-robin, order shuffled per round; each slot = untimed invoke + timed invoke"},
+            "overhead": {"model": "one float32 ADD on a (1,28,28,1) tensor",
+                         "median_us": self.overhead_median_us, "p90_us": self.overhead_p90_us,
+                         "peak_rss_delta_kib": _json_value(self.overhead_peak_rss_kib)},
+            "memory_method": MEMORY_METHOD,
+            "machine": self.machine,
+            "variants": [{k: _json_value(v) for k, v in row.items()} for row in rows],
+        }
+
+    def format(self) -> str:
+        """A fixed-width table, one row per variant, like `yolo benchmark` prints."""
+        columns = [
+            ("Variant", lambda r: str(r.Index), "<"),
+            ("Size KB", lambda r: f"{r.size_bytes / 1024:.1f}", ">"),
+            ("Load ms", lambda r: f"{r.load_ms:.2f}", ">"),
+            ("Median us", lambda r: f"{r.latency_median_us:.1f}", ">"),
+            ("p90 us", lambda r: f"{r.latency_p90_us:.1f}", ">"),
+            ("p99 us", lambda r: f"{r.latency_p99_us:.1f}", ">"),
+            ("Net us", lambda r: f"{r.latency_net_median_us:.1f}", ">"),
+            ("img/s", lambda r: f"{r.images_per_second:,.0f}", ">"),
+            ("vs float32", lambda r: _number(r.speedup_vs_float32, "x{:.2f}"), ">"),
+            ("TFLM us", lambda r: _number(r.tflm_latency_median_us, "{:.1f}"), ">"),
+            ("Peak RSS KiB", lambda r: _number(r.peak_rss_delta_kib, "{:,.0f}"), ">"),
+        ]
+        cells = [[head for head, _, _ in columns]]
+        cells += [[fmt(row) for _, fmt, _ in columns] for row in self.table.itertuples()]
+        widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
+        lines = ["  ".join(f"{cell:{align}{width}}" for cell, (_, _, align), width in zip(row, columns, widths))
+                 for row in cells]
+        lines.insert(1, "  ".join("-" * width for width in widths))
+        lines.append(f"threads={self.threads}, batch=1, {self.runs} interleaved rounds after {self.warmup} warm-up "
+                     f"(TFLM: {self.tflm_runs} rounds); per-invoke overhead {self.overhead_median_us:.1f} us "
+                     f"(p90 {self.overhead_p90_us:.1f}), subtracted in 'Net us'")
+        lines.append(f"Peak RSS: growth in a fresh process per model; the runtime alone (one-op model) takes "
+                     f"{_number(self.overhead_peak_rss_kib, '{:,.0f}')} KiB of it")
+        return "\n".join(lines)
+
+
+def _number(value: float, fmt: str) -> str:
+    return "—" if not np.isfinite(value) else fmt.format(value)
+
+
+def _json_value(value):
+    if isinstance(value, (np.floating, float)):
+        return None if math.isnan(value) else float(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return value
+
+
+@functools.cache
+def overhead_model_bytes() -> bytes:
+    """A one-op float32 ADD model: what an invoke costs when the model does (almost) nothing."""
+    import tensorflow as tf
+
+    @tf.function(input_signature=[tf.TensorSpec([1, 28, 28, 1], tf.float32)])
+    def add_one(x):
+        return x + 1.0
+
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([add_one.get_concrete_function()], add_one)
+    return converter.convert()
+
+
+@dataclass
+class _Timed:
+    """One runtime instance in the rotation: feed its input (untimed), then invoke (timed)."""
+
+    feed: Callable[[], None]
+    invoke: Callable[[], object]
+    rounds: int
+    samples_ns: list[int] = field(default_factory=list)
+
+
+def _litert_timed(name: str, data: bytes, image: np.ndarray, threads: int, rounds: int) -> _Timed:
+    interpreter = load_interpreter(data, f"variant {name}", threads)
+    interpreter.allocate_tensors()
+    detail = interpreter.get_input_details()[0]
+    x = quantize_input(scale_images(image[None]), detail)
+    return _Timed(lambda: interpreter.set_tensor(detail["index"], x), interpreter.invoke, rounds)
+
+
+def _tflm_timed(data: bytes, image: np.ndarray, rounds: int) -> _Timed:
+    from tflite_micro.python.tflite_micro import runtime
+
+    # Host memory is not what is measured here, so the arena is generous (the micro stage sizes it).
+    interpreter = runtime.Interpreter.from_bytes(data, arena_size=max(10 * len(data), 1 << 18))
+    detail = interpreter.get_input_details(0)
+    scales, zero_points = detail["quantization_parameters"]["scales"], detail["quantization_parameters"]["zero_points"]
+    x = quantize_input(scale_images(image[None]), {"dtype": detail["dtype"],
+                                                    "quantization": (float(scales[0]), int(zero_points[0]))})
+    return _Timed(lambda: interpreter.set_input(x, 0), interpreter.invoke, rounds)
+
+
+def _load_ms(data: bytes, threads: int, repeats: int) -> float:
+    """Median wall time of Interpreter construction + allocate_tensors."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter_ns()
+        Interpreter(model_content=data, num_threads=threads).allocate_tensors()
+        times.append(time.perf_counter_ns() - start)
+    return float(np.median(times)) / 1e6
+
+
+def peak_rss_delta_kib(data: bytes, threads: int = 1, runs: int = 10) -> float:
+    """See MEMORY_METHOD; NaN where /proc is not available (not Linux)."""
+    if not Path("/proc/self/status").exists():
+        return math.nan
+    probe = subprocess.run([sys.executable, "-c", _MEMORY_PROBE, str(threads), str(runs)], input=data,
+                           capture_output=True, timeout=300, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    if probe.returncode != 0:
+        raise RuntimeError(f"memory probe failed: {probe.stderr.decode(errors='replace')[-500:]}")
+    return float(probe.stdout.decode().split()[-1])
+
+
+def _stats_us(samples_ns: list[int]) -> tuple[float, float, float]:
+    median, p90, p99 = np.percentile(np.asarray(samples_ns, dtype=np.float64) / 1e3, [50, 90, 99])
+    return float(median), float(p90), float(p99)
+
+
+def _run_rounds(entries: list[_Timed], warmup: int, seed: int) -> None:
+    for entry in entries:
+        for _ in range(warmup):
+            entry.feed()
+            entry.invoke()
+    rng = np.random.default_rng(seed)
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # a collection inside a timed invoke would be charged to whichever model was running
+    try:
+        for round_index in range(max(entry.rounds for entry in entries)):
+            active = [entry for entry in entries if round_index < entry.rounds]
+            for position in rng.permutation(len(active)):
+                entry = active[position]
+                entry.feed()
+                entry.invoke()  # untimed: brings this model's weights back into cache, as on a device running one model
+                entry.feed()
+                start = time.perf_counter_ns()
+                entry.invoke()
+                entry.samples_ns.append(time.perf_counter_ns() - start)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+
+def benchmark_variants(variants: Mapping[str, bytes], *, runs: int = 300, warmup: int = 30, threads: int = 1,
+                       seed: int = 0, tflm_runs: int = 100, measure_memory: bool = True, load_repeats: int = 5,
+                       image: np.ndarray | None = None) -> BenchmarkResult:
+    """Time every variant at batch 1; returns a table with, per variant (index `variant`):
+
+    size_bytes, load_ms, latency_median_us, latency_p90_us, latency_p99_us, latency_net_median_us
+    (median minus the per-invoke overhead), images_per_second (1e6 / median), speedup_vs_float32
+    (float32 median / this median; NaN without a "float32" variant), tflm_latency_median_us,
+    tflm_latency_p90_us (int8-input variants only), tflm_note (why TFLM was not timed, else ""),
+    peak_rss_delta_kib (see MEMORY_METHOD; NaN when measure_memory is False), threads, timed_runs.
+    """
+    if not variants:
+        raise ValueError("no variants to benchmark")
+    if runs < 1 or warmup < 0 or threads < 1 or tflm_runs < 0:
+        raise DigitedgeError("benchmark options: runs must be >= 1, warmup >= 0, threads >= 1 and tflm runs >= 0")
+    if image is None:  # latency of dense kernels does not depend on pixel values; a fixed image keeps runs alike
+        image = np.random.default_rng(seed).integers(0, 256, (28, 28), dtype=np.uint8)
+    tflm_runs = min(tflm_runs, runs)
+    machine = {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version(),
+               "load_average_1min": os.getloadavg()[0] if hasattr(os, "getloadavg") else None}
+    input_dtypes = {name: read_tflite(data, f"variant {name}").input.dtype for name, data in variants.items()}
+
+    overhead = _litert_timed("one-op overhead model", overhead_model_bytes(), image, threads, runs)
+    litert = {name: _litert_timed(name, data, image, threads, runs) for name, data in variants.items()}
+    tflm, tflm_notes = {}, {}
+    for name, data in variants.items():
+        if input_dtypes[name] != "int8":
+            tflm_notes[name] = f"not an int8 model ({input_dtypes[name]} input)"
+        elif tflm_runs == 0:
+            tflm_notes[name] = "not timed (tflm runs = 0)"
+        else:
+            try:
+                tflm[name] = _tflm_timed(data, image, tflm_runs)
+            except (RuntimeError, ValueError) as exc:  # unsupported op or allocation failure; details went to stderr
+                tflm_notes[name] = f"TFLM cannot run it: {str(exc).strip().splitlines()[0]}"
+    _run_rounds([overhead, *litert.values(), *tflm.values()], warmup, seed)
+
+    overhead_median, overhead_p90, _ = _stats_us(overhead.samples_ns)
+    rows = []
+    for name, data in variants.items():
+        median, p90, p99 = _stats_us(litert[name].samples_ns)
+        tflm_median, tflm_p90, _ = _stats_us(tflm[name].samples_ns) if name in tflm else (math.nan,) * 3
+        rows.append({
+            "variant": name,
+            "size_bytes": len(data),
+            "load_ms": _load_ms(data, threads, load_repeats),
+            "latency_median_us": median,
+            "latency_p90_us": p90,
+            "latency_p99_us": p99,
+            "latency_net_median_us": median - overhead_median,
+            "images_per_second": 1e6 / median,
+            "tflm_latency_median_us": tflm_median,
+            "tflm_latency_p90_us": tflm_p90,
+            "tflm_note": tflm_notes.get(name, ""),
+            "peak_rss_delta_kib": peak_rss_delta_kib(data, threads) if measure_memory else math.nan,
+            "threads": threads,
+            "timed_runs": runs,
+        })
+    table = pd.DataFrame(rows).set_index("variant")
+    float32_median = table["latency_median_us"].get("float32", math.nan)
+    table.insert(table.columns.get_loc("tflm_latency_median_us"), "speedup_vs_float32",
+                 float32_median / table["latency_median_us"])
+    overhead_rss = peak_rss_delta_kib(overhead_model_bytes(), threads) if measure_memory else math.nan
+    return BenchmarkResult(table, overhead_median, overhead_p90, threads, runs, warmup, tflm_runs, seed,
+                           overhead_rss, machine)
+
+
+def benchmark_files(paths: list[str | Path], **options) -> BenchmarkResult:
+    """Benchmark .tflite files named on the command line; a file that is not TFLite is a one-line error."""
+    variants = {}
+    for path in paths:
+        model = read_tflite_file(path)
+        name = Path(path).stem
+        while name in variants:  # two files with the same stem stay distinct rows
+            name += "_"
+        variants[name] = model.data
+    return benchmark_variants(variants, **options)
+
+
+def save_benchmark(result: BenchmarkResult, folder: str | Path) -> tuple[Path, Path]:
+    """benchmark.csv (the table) and benchmark.json (table + settings + overhead + machine) in `folder`."""
+    folder = Path(folder)
+    csv_path = write_text(folder / "benchmark.csv", result.table.to_csv(float_format="%.4f"))
+    json_path = write_json(folder / "benchmark.json", result.to_json())
+    return csv_path, json_path

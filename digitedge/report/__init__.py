@@ -1,0 +1,10 @@
+"""The run report: every variant against the float baseline, with a computed recommendation.
+
+`write_report` takes plain inputs (a summary DataFrame, arrays, run facts) and writes REPORT.md,
+a self-contained report.html, summary.csv and the PNG figures.
+"""
+
+from digitedge.report.build import ReportFiles, RunFacts, write_report
+from digitedge.report.tables import SUMMARY_KEYS, VARIANT_ORDER, Recommendation, recommend
+
+__all__ = ["write_report", "RunFacts", "ReportFiles", "recommend", "Recommendation", "SUMMARY_KEYS", "VARIANT_ORDER"]

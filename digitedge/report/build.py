@@ -1,0 +1,202 @@
+"""Assemble the report from plain inputs and write REPORT.md, report.html, summary.csv and the PNGs.
+
+Every sentence with a number is computed here from the inputs; nothing is hard-coded, so the
+report regenerates identically from the same run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from digitedge.errors import DigitedgeError
+from digitedge.evaluate import Misclassified
+from digitedge.report import plots
+from digitedge.report.render import Block, Bullets, FigureBlock, Heading, Paragraph, Table, html_page, markdown
+from digitedge.report.tables import (MISSING, Recommendation, frame_cells, ordered_summary, pareto_front, percent,
+                                     recommend, summary_cells)
+from digitedge.rundir import write_bytes, write_text
+
+GRID_LIMIT = 40  # misclassified digits shown; the rest are counted
+
+
+@dataclass
+class RunFacts:
+    run_name: str
+    data_checksum: str  # sha256 of the data the run used
+    versions: dict[str, str]  # package -> version
+    command: str  # the command that regenerates this report
+    git_commit: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)  # any further facts, shown as given
+
+
+@dataclass
+class ReportFiles:
+    markdown: Path
+    html: Path
+    summary_csv: Path
+    plots: dict[str, Path]
+    recommendation: Recommendation
+
+
+def _training_metrics(metrics: pd.DataFrame | str | Path | None) -> pd.DataFrame | None:
+    if metrics is None or isinstance(metrics, pd.DataFrame):
+        return metrics
+    path = Path(metrics)
+    try:
+        frame = pd.read_csv(path)
+    except FileNotFoundError:
+        raise DigitedgeError(f"training metrics file {path} does not exist") from None
+    except (OSError, ValueError) as exc:
+        raise DigitedgeError(f"training metrics file {path} is not a readable CSV: {exc}") from None
+    if not {"accuracy", "loss"} & set(frame.columns):
+        raise DigitedgeError(f"training metrics file {path} has no 'accuracy' or 'loss' column")
+    return frame
+
+
+def _deploy_section(recommendation: Recommendation) -> list[Block]:
+    if recommendation.variant is None:
+        return [Heading("What to deploy"), Paragraph(" ".join(recommendation.reasons))]
+    return [Heading("What to deploy"), Paragraph(f"**Deploy `{recommendation.variant}`.**"),
+            Bullets(recommendation.reasons)]
+
+
+def _variants_section(frame: pd.DataFrame, test_images: int | None) -> list[Block]:
+    header, rows, right = summary_cells(frame)
+    on = f"the {test_images:,} test images" if test_images else "the test set"
+    return [
+        Heading("All variants"),
+        Paragraph(f"Every variant was run on {on}. Accuracy and Δ are measured against the Keras float model; "
+                  "'agrees with float' is the share of images where a variant gives the float model's answer."),
+        Table(header, rows, right),
+        Paragraph("Sizes in KB (1 KB = 1024 bytes); '×' ratios are against float32 (size: smaller is better; "
+                  "speed: above ×1.00 is faster). Latency is batch 1 on the host CPU with LiteRT"
+                  + ("; 'TFLM host µs' is TensorFlow Lite Micro's reference kernels on the same host"
+                     if "tflm_latency_median_us" in frame.columns else "") + ". "
+                  f"'{MISSING}' means not applicable or not measured."),
+    ]
+
+
+def _size_section(frame: pd.DataFrame, recommendation: Recommendation) -> list[Block]:
+    front = pareto_front(frame["size_bytes"].astype(float), frame["accuracy"].astype(float))
+    return [
+        Heading("Accuracy against size"),
+        FigureBlock("accuracy_vs_size.png",
+                    plots.accuracy_vs_size(frame, recommendation.variant, recommendation.tolerance_pp),
+                    "Test accuracy against model size (log scale); dashed: Pareto front; grey band: within "
+                    f"{recommendation.tolerance_pp:.2f} points of float; red ring: the recommended variant."),
+        Paragraph("On the Pareto front (no other variant is both smaller and more accurate), smallest first: "
+                  + (", ".join(f"`{name}`" for name in front) if front else MISSING) + "."),
+    ]
+
+
+def _latency_section(frame: pd.DataFrame, recommendation: Recommendation, note: str | None) -> list[Block]:
+    png = plots.latency(frame, recommendation.variant)
+    if png is None:
+        return []
+    timed = frame["latency_median_us"].dropna()
+    blocks = [Heading("Latency"),
+              FigureBlock("latency.png", png, "Batch-1 latency per variant on the host CPU: bar = median, "
+                                              "whisker = 90th percentile.")]
+    sentence = f"Fastest: `{timed.idxmin()}` at {timed.min():,.1f} µs median; slowest: `{timed.idxmax()}` at {timed.max():,.1f} µs."
+    blocks.append(Paragraph(sentence + (f" {note}" if note else "")))
+    return blocks
+
+
+def _training_section(metrics: pd.DataFrame | None) -> list[Block]:
+    if metrics is None or metrics.empty:
+        return []
+    blocks = [Heading("Training"), FigureBlock("training_curves.png", plots.training_curves(metrics),
+                                               "Float model training: accuracy and loss per epoch.")]
+    if "val_accuracy" in metrics.columns and metrics["val_accuracy"].notna().any():
+        best = int(metrics["val_accuracy"].to_numpy().argmax())
+        epoch = metrics["epoch"].iloc[best] if "epoch" in metrics.columns else best + 1
+        blocks.append(Paragraph(f"{len(metrics)} epochs; best validation accuracy {percent(metrics['val_accuracy'].iloc[best])} "
+                                f"at epoch {epoch} (the weights kept)."))
+    return blocks
+
+
+def _errors_section(confusions: dict[str, np.ndarray], misclassified: Misclassified | None,
+                    float_variant: str, int8_variant: str) -> list[Block]:
+    blocks: list[Block] = []
+    if confusions:
+        blocks += [Heading(f"Where {float_variant} and {int8_variant} go wrong"),
+                   FigureBlock("confusion_matrices.png", plots.confusion_pair(confusions),
+                               "Confusion matrices (rows: true digit, columns: predicted); errors in red.")]
+    if misclassified is not None:
+        if not confusions:
+            blocks.append(Heading(f"Where {float_variant} and {int8_variant} go wrong"))
+        count = len(misclassified.indices)
+        if count == 0:
+            blocks.append(Paragraph(f"`{int8_variant}` gets no test image wrong that `{float_variant}` gets right."))
+        else:
+            shown = min(count, GRID_LIMIT)
+            blocks.append(Paragraph(f"`{int8_variant}` gets **{count}** test images wrong that `{float_variant}` "
+                                    f"gets right (what quantization cost). "
+                                    f"Test-set indices{' (first ' + str(shown) + ')' if shown < count else ''}: "
+                                    + ", ".join(str(int(i)) for i in misclassified.indices[:shown]) + "."))
+            blocks.append(FigureBlock(
+                "misclassified.png",
+                plots.misclassified_grid(misclassified.images, misclassified.labels, misclassified.int8_predictions,
+                                         limit=GRID_LIMIT),
+                f"Images {int8_variant} gets wrong and {float_variant} gets right, titled true digit → "
+                f"{int8_variant}'s answer" + (f" (first {shown} of {count})." if shown < count else ".")))
+    return blocks
+
+
+def _facts_section(facts: RunFacts) -> list[Block]:
+    rows = [["Run", facts.run_name], ["Git commit", facts.git_commit or "not in a git checkout"],
+            ["Data sha256", facts.data_checksum], ["Regenerate this report", facts.command]]
+    rows += [[str(key), str(value)] for key, value in facts.extra.items()]
+    rows += [[f"{package} version", version] for package, version in facts.versions.items()]
+    return [Heading("Run facts"), Table(["Fact", "Value"], rows, [False, False])]
+
+
+def write_report(summary: pd.DataFrame, out_dir: str | Path, *, facts: RunFacts,
+                 training_metrics: pd.DataFrame | str | Path | None = None,
+                 confusion_float: np.ndarray | None = None, confusion_int8: np.ndarray | None = None,
+                 misclassified: Misclassified | None = None, layer_profile: pd.DataFrame | None = None,
+                 float_variant: str = "keras_float", int8_variant: str = "int8_qat",
+                 tolerance_pp: float = 0.1, latency_note: str | None = None) -> ReportFiles:
+    """Write REPORT.md, report.html (self-contained), summary.csv and the PNGs into `out_dir`.
+
+    `summary`: one row per variant (index or column `variant`) with the columns in
+    tables.SUMMARY_KEYS; accuracy, agreement and sparsity are fractions, delta_pp is in points,
+    sizes in bytes, latencies in µs; missing columns or values are shown as "—".
+    """
+    out_dir = Path(out_dir)
+    frame = ordered_summary(summary)
+    metrics = _training_metrics(training_metrics)
+    recommendation = recommend(frame, tolerance_pp)
+    confusions = {name: np.asarray(matrix) for name, matrix in
+                  [(float_variant, confusion_float), (int8_variant, confusion_int8)] if matrix is not None}
+    test_images = int(next(iter(confusions.values())).sum()) if confusions else None
+
+    blocks: list[Block] = [
+        Heading(f"digitedge report: {facts.run_name}", level=1),
+        Paragraph(f"{len(frame)} variants of the handwritten-digit classifier, from the Keras float model to "
+                  "int8 TensorFlow Lite for a microcontroller, compared on accuracy, size and speed."),
+        *_deploy_section(recommendation),
+        *_variants_section(frame, test_images),
+        *_size_section(frame, recommendation),
+        *_latency_section(frame, recommendation, latency_note),
+        *_training_section(metrics),
+        *_errors_section(confusions, misclassified, float_variant, int8_variant),
+    ]
+    if layer_profile is not None and not layer_profile.empty:
+        header, rows, right = frame_cells(layer_profile)
+        blocks += [Heading("Per-layer profile"), Table(header, rows, right)]
+    blocks += _facts_section(facts)
+
+    plot_paths = {block.filename: write_bytes(out_dir / block.filename, block.png)
+                  for block in blocks if isinstance(block, FigureBlock)}
+    return ReportFiles(
+        markdown=write_text(out_dir / "REPORT.md", markdown(blocks)),
+        html=write_text(out_dir / "report.html", html_page(blocks, f"digitedge report: {facts.run_name}")),
+        summary_csv=write_text(out_dir / "summary.csv", frame.to_csv()),
+        plots=plot_paths,
+        recommendation=recommendation,
+    )

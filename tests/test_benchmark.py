@@ -1,0 +1,110 @@
+"""benchmark: figures from a real (short) interleaved run on tiny models, saved files, and the
+one-line error for a file that is not a TFLite model."""
+
+import importlib.util
+import json
+import math
+import os
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from digitedge.benchmark import benchmark_files, benchmark_variants, save_benchmark
+from digitedge.errors import DigitedgeError
+
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "bench_latency.py"
+
+
+@pytest.fixture(scope="module")
+def tiny_variants():
+    """float32 and full-int8 .tflite of a tiny tf_keras model (pool + dense)."""
+    import tensorflow as tf
+    import tf_keras as keras
+
+    keras.utils.set_random_seed(1)
+    model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.MaxPooling2D(4), keras.layers.Flatten(),
+                              keras.layers.Dense(10, activation="softmax")])
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    float32 = converter.convert()
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    rng = np.random.default_rng(0)
+    converter.representative_dataset = lambda: ([rng.random((1, 28, 28, 1), dtype=np.float32)] for _ in range(20))
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = converter.inference_output_type = tf.int8
+    return {"float32": float32, "int8": converter.convert()}
+
+
+@pytest.fixture(scope="module")
+def result(tiny_variants):
+    return benchmark_variants(tiny_variants, runs=30, warmup=3, tflm_runs=10)
+
+
+def test_every_figure_is_positive_and_finite(result, tiny_variants):
+    table = result.table
+    assert list(table.index) == ["float32", "int8"]
+    for column in ["load_ms", "latency_median_us", "latency_p90_us", "latency_p99_us", "images_per_second"]:
+        assert np.all(np.isfinite(table[column])) and np.all(table[column] > 0), column
+    assert np.all(table["latency_p90_us"] >= table["latency_median_us"])
+    assert np.all(table["latency_p99_us"] >= table["latency_p90_us"])
+    assert np.allclose(table["images_per_second"], 1e6 / table["latency_median_us"])
+    assert table.at["float32", "speedup_vs_float32"] == 1.0
+    assert table.at["int8", "speedup_vs_float32"] == pytest.approx(
+        table.at["float32", "latency_median_us"] / table.at["int8", "latency_median_us"])
+    assert table.at["int8", "size_bytes"] == len(tiny_variants["int8"])
+    assert result.overhead_median_us > 0 and math.isfinite(result.overhead_median_us)
+    assert np.allclose(table["latency_net_median_us"], table["latency_median_us"] - result.overhead_median_us)
+    assert np.all(np.isfinite(table["peak_rss_delta_kib"])) and np.all(table["peak_rss_delta_kib"] >= 0)
+    assert math.isfinite(result.overhead_peak_rss_kib) and result.overhead_peak_rss_kib >= 0
+
+
+def test_tflm_times_int8_only(result):
+    table = result.table
+    assert table.at["int8", "tflm_latency_median_us"] > 0 and table.at["int8", "tflm_note"] == ""
+    assert math.isnan(table.at["float32", "tflm_latency_median_us"])
+    assert "not an int8 model" in table.at["float32", "tflm_note"]
+
+
+def test_saved_csv_and_json_hold_the_table(result, tmp_path):
+    csv_path, json_path = save_benchmark(result, tmp_path / "bench")
+    saved = pd.read_csv(csv_path, index_col="variant")
+    assert list(saved.index) == list(result.table.index)
+    assert np.allclose(saved["latency_median_us"], result.table["latency_median_us"], rtol=1e-4)
+    document = json.loads(json_path.read_text())
+    assert [row["variant"] for row in document["variants"]] == ["float32", "int8"]
+    assert document["overhead"]["median_us"] == result.overhead_median_us
+    assert document["settings"]["runs"] == 30
+    printed = result.format()
+    assert "float32" in printed and "int8" in printed and "overhead" in printed
+
+
+def test_benchmark_files_names_rows_after_files(tiny_variants, tmp_path):
+    path = tmp_path / "mine.tflite"
+    path.write_bytes(tiny_variants["int8"])
+    result = benchmark_files([path], runs=5, warmup=1, tflm_runs=2, measure_memory=False)
+    assert list(result.table.index) == ["mine"]
+    assert result.table.at["mine", "latency_median_us"] > 0
+
+
+@pytest.mark.parametrize("content", [b"definitely not a model", None])
+def test_a_file_that_is_not_tflite_is_a_one_line_error(tiny_variants, tmp_path, content):
+    path = tmp_path / "bad.tflite"
+    path.write_bytes(content if content is not None else tiny_variants["float32"][:200])  # None: truncated
+    with pytest.raises(DigitedgeError) as error:
+        benchmark_files([path], runs=1, warmup=0, measure_memory=False)
+    assert str(path) in str(error.value) and "\n" not in str(error.value)
+
+
+def test_script_reports_a_bad_model_in_one_line(tmp_path, capsys):
+    spec = importlib.util.spec_from_file_location("bench_latency", SCRIPT)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    path = tmp_path / "notes.txt"
+    path.write_text("hello")
+    assert script.main(["--model", str(path), "--no-memory"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and str(path) in err and "\n" not in err

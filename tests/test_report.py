@@ -1,0 +1,170 @@
+"""report: a tiny synthetic run rendered to Markdown, self-contained HTML, CSV and PNGs, with a
+recommendation that follows the numbers."""
+
+import base64
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from digitedge.errors import DigitedgeError
+from digitedge.evaluate import Misclassified
+from digitedge.report import SUMMARY_KEYS, RunFacts, recommend, write_report
+from digitedge.report.tables import SUMMARY_COLUMNS, pareto_front, points
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _summary() -> pd.DataFrame:
+    """Variants listed out of display order; int8_qat is the smallest within 0.1 points."""
+    rows = {
+        #  variant:          accuracy, size,   gzip,   sparsity, median, tflm_runs
+        "int8_ptq":         (0.9890, 24_000, 20_000, 0.0, 30.0, True),
+        "float32":          (0.9910, 80_000, 72_000, 0.0, 60.0, "no: float ops"),
+        "pruned_qat_int8":  (0.9905, 24_500, 12_000, 0.75, 31.0, True),
+        "int8_qat":         (0.9904, 24_000, 19_000, 0.0, 29.0, True),
+        "keras_float":      (0.9910, np.nan, np.nan, 0.0, np.nan, np.nan),
+    }
+    frame = pd.DataFrame([
+        {"variant": name, "accuracy": acc, "delta_pp": 100 * (acc - 0.9910), "agreement": 0.995,
+         "size_bytes": size, "size_ratio": size / 80_000, "gzip_bytes": gz, "gzip_ratio": gz / 72_000,
+         "sparsity": sparsity, "latency_median_us": median, "latency_p90_us": median * 1.2,
+         "speedup_vs_float32": 60.0 / median, "tflm_arena_bytes": 14_000 if tflm is True else np.nan,
+         "tflm_runs": tflm, "macs": 1.4e6}
+        for name, (acc, size, gz, sparsity, median, tflm) in rows.items()])
+    frame["tflm_runs"] = frame["tflm_runs"].astype(object)
+    return frame
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory):
+    out = tmp_path_factory.mktemp("report")
+    rng = np.random.default_rng(0)
+    metrics_csv = out.parent / "training_metrics.csv"
+    pd.DataFrame({"epoch": [1, 2, 3], "loss": [0.5, 0.2, 0.1], "accuracy": [0.9, 0.96, 0.98],
+                  "val_loss": [0.3, 0.15, 0.12], "val_accuracy": [0.95, 0.975, 0.97]}).to_csv(metrics_csv, index=False)
+    confusion = np.diag(np.full(10, 98)) + rng.integers(0, 2, (10, 10))
+    lost = Misclassified(np.array([3, 17]), rng.integers(0, 256, (2, 28, 28), dtype=np.uint8),
+                         np.array([4, 9]), np.array([4, 9]), np.array([9, 7]))
+    profile = pd.DataFrame({"op": ["CONV_2D", "FULLY_CONNECTED"], "macs": [97_344, 5_120]})
+    facts = RunFacts("tiny", "0" * 64, {"tensorflow": "2.21.0"}, "digitedge report runs/tiny", "abc1234",
+                     {"benchmark": "1 thread"})
+    files = write_report(_summary(), out, facts=facts, training_metrics=metrics_csv, confusion_float=confusion,
+                         confusion_int8=confusion + np.eye(10, dtype=int), misclassified=lost,
+                         layer_profile=profile, int8_variant="int8_qat", latency_note="LiteRT XNNPACK.")
+    return files
+
+
+def _variants_table(markdown: str) -> list[list[str]]:
+    section = markdown.split("## All variants")[1].split("\n## ")[0]
+    lines = [line for line in section.splitlines() if line.startswith("|")]
+    return [[cell.strip() for cell in line.strip("|").split("|")] for line in lines if not line.startswith("|:")]
+
+
+def test_every_summary_column_is_rendered_and_formatted(written):
+    table = _variants_table(written.markdown.read_text())
+    header, rows = table[0], {row[0]: dict(zip(table[0], row)) for row in table[1:]}
+    assert header == ["Variant"] + [column.header for column in SUMMARY_COLUMNS]
+    assert list(rows) == ["keras_float", "float32", "int8_ptq", "int8_qat", "pruned_qat_int8"]  # display order
+    qat = rows["int8_qat"]
+    assert qat["Accuracy"] == "99.04%" and qat["Δ vs float (points)"] == "−0.06"
+    assert qat["Size"] == "23.4 KB" and qat["Size vs float32"] == "×0.30"
+    assert qat["gzip size"] == "18.6 KB" and qat["Zero weights"] == "0.00%"
+    assert qat["Median µs"] == "29.0" and qat["p90 µs"] == "34.8" and qat["Speed vs float32"] == "×2.07"
+    assert qat["TFLM arena"] == "13.7 KB" and qat["Runs on TFLM"] == "yes" and qat["MACs"] == "1.40 M"
+    assert rows["float32"]["Runs on TFLM"] == "no: float ops"
+    assert rows["keras_float"]["Size"] == "—" and rows["keras_float"]["Median µs"] == "—"
+
+
+def test_recommendation_is_the_smallest_within_tolerance(written):
+    markdown = written.markdown.read_text()
+    assert written.recommendation.variant == "int8_qat"
+    deploy = markdown.split("## What to deploy")[1].split("\n## ")[0]
+    assert "**Deploy `int8_qat`.**" in deploy
+    assert "int8_ptq (23.4 KB, −0.20 points)" in deploy  # same size, outside tolerance: named as excluded
+    assert "pruned_qat_int8 is smaller after gzip" in deploy
+
+
+def test_recommendation_follows_the_numbers():
+    summary = _summary().set_index("variant")
+    summary.loc["int8_qat", "delta_pp"] = -0.5
+    assert recommend(summary).variant == "pruned_qat_int8"
+    summary.loc["pruned_qat_int8", "delta_pp"] = -0.3
+    assert recommend(summary).variant == "float32"
+    assert recommend(summary, tolerance_pp=0.25).variant == "int8_ptq"
+    summary["delta_pp"] = -1.0
+    assert recommend(summary).variant is None
+
+
+def test_html_is_self_contained(written):
+    page = written.html.read_text()
+    assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", page, re.IGNORECASE)
+    sources = re.findall(r'<img[^>]*src="([^"]+)"', page)
+    assert len(sources) == len(written.plots) == 5
+    for source in sources:
+        assert source.startswith("data:image/png;base64,")
+        assert base64.b64decode(source.split(",", 1)[1]).startswith(PNG_MAGIC)
+    assert "<table>" in page and "int8_qat" in page
+
+
+def test_plots_are_written_small_and_linked(written):
+    markdown = written.markdown.read_text()
+    assert set(written.plots) == {"accuracy_vs_size.png", "latency.png", "training_curves.png",
+                                  "confusion_matrices.png", "misclassified.png"}
+    for name, path in written.plots.items():
+        data = path.read_bytes()
+        assert data.startswith(PNG_MAGIC) and len(data) < 150_000, name
+        assert f"]({name})" in markdown
+    total = sum(path.stat().st_size for path in written.markdown.parent.iterdir())
+    assert total < 800_000
+
+
+def test_sections_facts_and_csv(written):
+    markdown = written.markdown.read_text()
+    for heading in ["## What to deploy", "## All variants", "## Accuracy against size", "## Latency", "## Training",
+                    "## Per-layer profile", "## Run facts"]:
+        assert heading in markdown
+    assert markdown.index("## What to deploy") < markdown.index("## All variants") < markdown.index("## Run facts")
+    assert "best validation accuracy 97.50% at epoch 2" in markdown
+    assert "gets **2** test images wrong" in markdown and "3, 17" in markdown
+    assert "| CONV_2D | 97,344 |" in markdown
+    assert "digitedge report runs/tiny" in markdown and "abc1234" in markdown and "0" * 64 in markdown
+    saved = pd.read_csv(written.summary_csv, index_col="variant")
+    assert set(SUMMARY_KEYS) <= set(saved.columns)
+    assert saved.at["int8_qat", "accuracy"] == pytest.approx(0.9904)
+
+
+def test_missing_columns_show_as_dashes(tmp_path):
+    summary = _summary()[["variant", "accuracy", "delta_pp", "size_bytes"]]
+    files = write_report(summary, tmp_path, facts=RunFacts("bare", "x", {}, "cmd"))
+    rows = _variants_table(files.markdown.read_text())
+    assert len(rows[0]) == len(SUMMARY_COLUMNS) + 1
+    qat = dict(zip(rows[0], next(row for row in rows if row[0] == "int8_qat")))
+    assert qat["Accuracy"] == "99.04%" and qat["Median µs"] == "—" and qat["Runs on TFLM"] == "—"
+    assert "latency.png" not in files.plots  # nothing was timed
+
+
+def test_bad_inputs(tmp_path):
+    summary = _summary()
+    summary["accuracy"] *= 100  # percentages where fractions are expected: a caller's bug
+    with pytest.raises(ValueError, match="accuracy"):
+        write_report(summary, tmp_path, facts=RunFacts("x", "x", {}, "cmd"))
+    with pytest.raises(DigitedgeError, match="does not exist"):
+        write_report(_summary(), tmp_path, facts=RunFacts("x", "x", {}, "cmd"),
+                     training_metrics=tmp_path / "missing.csv")
+
+
+def test_pareto_front_and_points():
+    sizes = pd.Series({"a": 10.0, "b": 20.0, "c": 20.0, "d": 40.0})
+    accuracies = pd.Series({"a": 0.90, "b": 0.95, "c": 0.94, "d": 0.95})
+    assert pareto_front(sizes, accuracies) == ["a", "b"]
+    assert points(-0.004) == "0.00" and points(-0.25) == "−0.25" and points(0.1) == "+0.10"
+
+
+def test_tflm_latency_column_appears_when_given(tmp_path):
+    summary = _summary()
+    summary["tflm_latency_median_us"] = [900.0, np.nan, 950.0, 910.0, np.nan]
+    rows = _variants_table(write_report(summary, tmp_path, facts=RunFacts("x", "x", {}, "cmd")).markdown.read_text())
+    assert rows[0][-1] == "TFLM host µs"
+    assert dict(zip(rows[0], next(row for row in rows if row[0] == "int8_qat")))["TFLM host µs"] == "910.0"
