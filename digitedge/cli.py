@@ -88,6 +88,144 @@ def train(epochs, batch_size, seed, arch, train_subset, config_file, run_dir, da
 
 
 @cli.command()
+@run_option
+@click.option("--technique", "techniques", multiple=True, type=click.Choice(["qat", "prune", "prune_qat"]),
+              help="Technique to run (repeatable); default: all three.")
+@click.option("--sparsity", type=float, default=None, help="Target sparsity for pruning, in (0, 1).")
+@click.option("--epochs", type=click.IntRange(min=1), default=None, help="Fine-tuning epochs for every technique.")
+@force_option
+def optimize(run_dir, techniques, sparsity, epochs, force) -> None:
+    """Quantization-aware training, pruning, and sparsity-preserving QAT of the float model."""
+    from digitedge.pipeline import stage_optimize
+
+    overrides = {"optimize.techniques": list(techniques) or None, "optimize.target_sparsity": sparsity,
+                 "optimize.qat_epochs": epochs, "optimize.prune_epochs": epochs, "optimize.prune_qat_epochs": epochs}
+    stage_optimize(_context_from_run(run_dir, overrides, force))
+
+
+@cli.command()
+@run_option
+@click.option("--int8", "int8", is_flag=True, help="Write the deployable int8 model and its TFLite Micro header.")
+@click.option("--all", "all_variants", is_flag=True, help="Write every TFLite variant.")
+@click.option("--variant", default=None, help="Variant to deploy with --int8 (default: int8_qat).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
+              help="Folder to write to (default: RUN/export).")
+@force_option
+def export(run_dir, int8, all_variants, variant, out_dir, force) -> None:
+    """Convert to TFLite (every variant) and write the int8 model plus its C header for TFLite Micro."""
+    from digitedge.convert import FULL_INTEGER, VARIANTS
+    from digitedge.pipeline import stage_convert, tflite_variants, write_export
+    from digitedge.rundir import write_files
+
+    if variant is not None and variant not in VARIANTS:
+        raise DigitedgeError(f"--variant '{variant}' is unknown; choose one of {', '.join(VARIANTS)}")
+    if int8 and variant is not None and variant not in FULL_INTEGER:
+        raise DigitedgeError(f"--variant '{variant}' is not a full-integer int8 variant; choose one of {', '.join(FULL_INTEGER)}")
+    if not (int8 or all_variants):
+        raise DigitedgeError("say what to export: --int8 (the deployable model and header) and/or --all (every variant)")
+    context = _context_from_run(run_dir, {"export.variant": variant}, force)
+    stage_convert(context)
+    out = Path(out_dir) if out_dir else context.run.path("export")
+    if all_variants:
+        for path in write_files({f"{name}.tflite": data for name, data in tflite_variants(context.run).items()}, out):
+            click.echo(f"[export] {path} ({path.stat().st_size:,} bytes)")
+    if int8:
+        write_export(context, context.config.export.variant, out)
+
+
+@cli.command()
+@click.argument("model", type=click.Path())
+@click.option("--margin", type=click.FloatRange(0, 1), default=0.10, show_default=True,
+              help="Arena margin over the measured minimum.")
+def profile(model, margin) -> None:
+    """Per-layer ops, shapes, parameters, MACs, memory, and estimated MCU latency of a .tflite."""
+    from digitedge.micro.profile import profile_model
+    from digitedge.tflite_model import read_tflite_file
+
+    tflite = read_tflite_file(model)
+    click.echo(profile_model(tflite.data, Path(model).name, margin).text)
+
+
+@cli.command()
+@run_option
+@force_option
+def micro(run_dir, force) -> None:
+    """Check every variant on TFLite Micro: runs or why not, measured arena, parity with LiteRT."""
+    from digitedge.pipeline import stage_micro
+
+    stage_micro(_context_from_run(run_dir, force=force))
+
+
+@cli.command()
+@run_option
+@click.option("--limit", type=click.IntRange(min=0), default=None, help="Evaluate on the first N test images (0 = all).")
+@force_option
+def evaluate(run_dir, limit, force) -> None:
+    """Accuracy, change against float, and agreement of every variant on the test set."""
+    from digitedge.pipeline import stage_evaluate
+
+    stage_evaluate(_context_from_run(run_dir, {"benchmark.eval_limit": limit}, force))
+
+
+@cli.command()
+@run_option
+@click.option("--model", "model_files", multiple=True, type=click.Path(),
+              help="Benchmark these .tflite files instead of a run's variants (repeatable).")
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="Interpreter threads (default 1).")
+@click.option("--runs", type=click.IntRange(min=1), default=None, help="Timed invokes per model.")
+@force_option
+def benchmark(run_dir, model_files, threads, runs, force) -> None:
+    """Batch-1 latency of every variant, interleaved in one process (LiteRT, and TFLM for int8)."""
+    from digitedge import config as config_module
+    from digitedge.pipeline import Context, stage_benchmark
+    from digitedge.rundir import RunDir
+
+    overrides = {"benchmark.threads": threads, "benchmark.runs": runs}
+    if model_files:
+        context = Context(RunDir(run_dir), config_module.load(None, overrides), echo=click.echo)
+    else:
+        context = _context_from_run(run_dir, overrides, force)
+    stage_benchmark(context, list(model_files))
+
+
+@cli.command()
+@run_option
+@force_option
+def report(run_dir, force) -> None:
+    """Write REPORT.md, report.html and summary.csv comparing every variant with float."""
+    from digitedge.pipeline import stage_report
+
+    stage_report(_context_from_run(run_dir, force=True), f"digitedge report --run {run_dir}")
+
+
+@cli.command("run")
+@click.option("--quick", is_flag=True, help="The same stages with small budgets (a smoke test).")
+@click.option("--epochs", type=click.IntRange(min=1), default=None)
+@click.option("--seed", type=int, default=None)
+@click.option("--arch", type=click.Choice(["compact", "seed"]), default=None)
+@config_option
+@click.option("--out", "run_dir", default=None, type=click.Path(file_okay=False),
+              help="Run directory (default: runs/default, or runs/quick with --quick).")
+@data_option
+@force_option
+def run_all(quick, epochs, seed, arch, config_file, run_dir, data, force) -> None:
+    """The whole pipeline: data, train, optimize, export, micro check, evaluate, benchmark, report."""
+    from digitedge.pipeline import run_pipeline
+
+    overrides = {"train.epochs": epochs, "seed": seed, "model.arch": arch}
+    run_dir = run_dir or ("runs/quick" if quick else DEFAULT_RUN)
+    overrides = {key: value for key, value in overrides.items() if value is not None}
+    context = _context(run_dir, config_file, {**(QUICK if quick else {}), **overrides}, data, force)
+    command = "digitedge run" + (" --quick" if quick else "") + f" --out {run_dir}"
+    run_pipeline(context, command)
+
+
+QUICK = {"train.epochs": 1, "train.train_subset": 5000, "optimize.qat_epochs": 1, "optimize.prune_epochs": 1,
+         "optimize.prune_qat_epochs": 1, "export.representative_samples": 100, "benchmark.runs": 50,
+         "benchmark.warmup": 5, "benchmark.eval_limit": 1000}
+
+
+@cli.command()
 @click.argument("run_dir", type=click.Path())
 def verify(run_dir: str) -> None:
     """Check a run's files against its manifest (sizes and sha256)."""

@@ -13,10 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
+import pandas as pd
+
 from digitedge import stages
 from digitedge.config import Config, to_toml
 from digitedge.errors import DigitedgeError
-from digitedge.rundir import RunDir, git_commit, package_versions, write_text
+from digitedge.rundir import RunDir, git_commit, package_versions, write_bytes, write_files, write_text
 
 Echo = Callable[[str], None]
 
@@ -125,6 +128,320 @@ def load_float_model(run: RunDir):
     from digitedge.modelio import load_keras_model
 
     return load_keras_model(run.path("train", "model.keras"))
+
+
+def _train_val(context: Context):
+    from digitedge.data import normalize, split_validation
+
+    x_train, y_train, x_val, y_val = split_validation(
+        context.data.x_train, context.data.y_train, context.config.data.validation_size, context.config.seed)
+    if context.config.train.train_subset:
+        x_train, y_train = x_train[: context.config.train.train_subset], y_train[: context.config.train.train_subset]
+    return normalize(x_train), y_train, normalize(x_val), y_val
+
+
+OPTIMIZED_FILES = {"qat": "qat.h5", "pruned": "pruned.keras", "pruned_qat": "pruned_qat.h5"}
+
+
+def stage_optimize(context: Context) -> None:
+    """QAT, pruning and prune-preserving QAT of the float baseline, each saved with its metrics."""
+    if context.should_skip("optimize"):
+        return
+    from digitedge.modelio import save_keras_model
+    from digitedge.optimize import kernel_sparsity, train_pruned, train_pruned_qat, train_qat
+
+    config, run = context.config, context.run
+    float_model = load_float_model(run)
+    x_train, y_train, x_val, y_val = _train_val(context)
+    techniques = config.optimize.techniques
+    if "prune_qat" in techniques and "prune" not in techniques:
+        raise DigitedgeError("optimize technique 'prune_qat' needs 'prune' too (it starts from the pruned model)")
+    args = (x_train, y_train, x_val, y_val, config.optimize, config.seed)
+    batch = config.train.batch_size
+    with stages.recording(run, "optimize", context.fingerprint("optimize")) as facts:
+        pruned = None
+        jobs = [("qat", lambda: train_qat(float_model, *args, batch_size=batch)),
+                ("pruned", lambda: train_pruned(float_model, *args, batch_size=batch)),
+                ("pruned_qat", lambda: train_pruned_qat(pruned, *args, batch_size=batch))]
+        wanted = {"qat": "qat", "pruned": "prune", "pruned_qat": "prune_qat"}
+        for name, job in jobs:
+            if wanted[name] not in techniques:
+                continue
+            context.echo(f"[optimize] {name} ...")
+            started = time.perf_counter()
+            model, metrics = job()
+            if name == "pruned":
+                pruned = model
+            save_keras_model(model, run.path("optimize", OPTIMIZED_FILES[name]))
+            write_text(run.path("optimize", f"{name}_metrics.csv"), metrics.to_csv(index=False))
+            facts[name] = {"seconds": round(time.perf_counter() - started, 2),
+                           "val_accuracy": float(metrics["val_accuracy"].iloc[-1]),
+                           "kernel_sparsity": round(float(kernel_sparsity(model)), 6)}
+            context.echo(f"[optimize] {name}: validation accuracy {facts[name]['val_accuracy']:.2%}, "
+                         f"kernel sparsity {facts[name]['kernel_sparsity']:.1%}, {facts[name]['seconds']:.0f} s")
+
+
+def load_optimized(run: RunDir) -> dict:
+    """The float model and every optimized model the run has, keyed as convert.SOURCES expects."""
+    from digitedge.modelio import load_keras_model
+
+    models = {"float": load_float_model(run)}
+    for name, file_name in OPTIMIZED_FILES.items():
+        if run.path("optimize", file_name).is_file():
+            models[name] = load_keras_model(run.path("optimize", file_name))
+    return models
+
+
+def stage_convert(context: Context) -> None:
+    """Every TFLite variant, stripped of what it does not need, checked from its own bytes."""
+    if context.should_skip("convert"):
+        return
+    from digitedge.checks import check_variant
+    from digitedge.convert import convert_all, representative_images
+    from digitedge.data import normalize
+
+    config, run = context.config, context.run
+    if config.export.representative_samples > len(context.data.x_train):
+        raise DigitedgeError(f"export.representative_samples ({config.export.representative_samples}) is larger "
+                             f"than the training set ({len(context.data.x_train)})")
+    x_train, _, _, _ = _train_val(context)
+    models = load_optimized(run)
+    representative = representative_images(x_train, config.export.representative_samples, config.seed)
+    check_images = normalize(context.data.x_test[:100])
+    with stages.recording(run, "convert", context.fingerprint("convert")) as facts:
+        converted = convert_all(models, representative, check_images)
+        checks = {name: check_variant(name, variant.tflite_bytes,
+                                      config.optimize.target_sparsity if variant.source.startswith("pruned") else None)
+                  for name, variant in converted.items()}
+        for name, variant in converted.items():
+            write_bytes(run.path("tflite", f"{name}.tflite"), variant.tflite_bytes)
+            facts[name] = {**checks[name].to_dict(), "source": variant.source,
+                           "unstripped_bytes": variant.unstripped_size,
+                           "strings_bytes_saved": variant.strings_bytes_saved}
+            facts[name].pop("weights")
+            context.echo(f"[convert] {name:16s} {len(variant.tflite_bytes):>9,} bytes "
+                         f"(-{variant.strings_bytes_saved:,} stripped), sparsity {checks[name].weight_sparsity:.1%}")
+
+
+def tflite_variants(run: RunDir) -> dict[str, bytes]:
+    stages.require_done(run, "convert", "run `digitedge optimize` and the conversion (`digitedge export --all`) first")
+    names = run.read_manifest()["stages"]["convert"]
+    return {name: run.path("tflite", f"{name}.tflite").read_bytes()
+            for name in names if run.path("tflite", f"{name}.tflite").is_file()}
+
+
+def stage_micro(context: Context) -> None:
+    """Which variants TFLite Micro runs (and why not), their measured arenas, TFLM-vs-LiteRT parity
+    of the deployed variant, and its C header files."""
+    if context.should_skip("micro"):
+        return
+    from digitedge.data import normalize
+    from digitedge.micro.arena import find_arena_size
+    from digitedge.micro.parity import compare_tflm_litert
+    from digitedge.micro.profile import layer_table
+    from digitedge.micro.tflm import tflm_support
+    from digitedge.tflite_model import read_tflite
+
+    config, run, data = context.config, context.run, context.data
+    variants = tflite_variants(run)
+    with stages.recording(run, "micro", context.fingerprint("micro")) as facts:
+        for name, tflite_bytes in variants.items():
+            support = tflm_support(tflite_bytes, name)
+            entry = {"tflm": support.to_dict(), "macs": int(layer_table(read_tflite(tflite_bytes, name))["macs"].sum())}
+            if support.runs:
+                entry["arena"] = find_arena_size(tflite_bytes, config.export.arena_margin, name).to_dict()
+            facts[name] = entry
+            context.echo(f"[micro] {name:16s} " + (f"TFLM runs it, arena {entry['arena']['minimum_bytes']:,} bytes"
+                                                    if support.runs else f"TFLM refuses it: {support.failure.describe()}"))
+        deployed = config.export.variant
+        if deployed in variants and facts[deployed]["tflm"]["runs"]:
+            limit = config.benchmark.eval_limit or len(data.x_test)
+            images = normalize(data.x_test[:limit])
+            parity = compare_tflm_litert(variants[deployed], images, data.y_test[:limit],
+                                         facts[deployed]["arena"]["arena_bytes"], deployed)
+            facts["parity"] = {"variant": deployed, **parity.to_dict()}
+            context.echo(f"[micro] {deployed}: TFLM accuracy {parity.tflm_accuracy:.2%} on {parity.images:,} images; "
+                         f"same class as LiteRT XNNPACK {parity.xnnpack.same_prediction:.2%}, "
+                         f"reference kernels {parity.reference.same_prediction:.2%}")
+            write_export(context, deployed, run.path("micro"), quiet=True)
+
+
+def write_export(context: Context, variant: str, out_dir: Path, quiet: bool = False) -> list[Path]:
+    """The deployable model and its TFLite Micro header files, all checked before any is written."""
+    from digitedge.data import normalize
+    from digitedge.micro.arena import find_arena_size
+    from digitedge.micro.header import header_files
+
+    variants = tflite_variants(context.run)
+    if variant not in variants:
+        raise DigitedgeError(f"--variant '{variant}' is not in {context.run.root}; choose one of {', '.join(variants)}")
+    tflite_bytes = variants[variant]
+    arena = find_arena_size(tflite_bytes, context.config.export.arena_margin, f"{variant}.tflite")
+    count = context.config.export.sample_digits
+    accuracy = context.run.read_manifest().get("stages", {}).get("evaluate", {}).get(variant, {}).get("accuracy")
+    files = header_files(tflite_bytes, variant=variant, accuracy=accuracy, arena_bytes=arena.arena_bytes,
+                         sample_images=normalize(context.data.x_test[:count]), sample_labels=context.data.y_test[:count],
+                         source_name=f"{variant}.tflite", arena_minimum_bytes=arena.minimum_bytes)
+    paths = write_files({f"{variant}.tflite": tflite_bytes, **{name: text.encode() for name, text in files.items()}},
+                        out_dir)
+    if not quiet:
+        for path in paths:
+            context.echo(f"[export] {path} ({path.stat().st_size:,} bytes)")
+        context.echo(f"[export] kTensorArenaSize = {arena.arena_bytes:,} bytes (measured minimum "
+                     f"{arena.minimum_bytes:,} + {context.config.export.arena_margin:.0%} margin)")
+    return paths
+
+
+def _test_set(context: Context):
+    limit = context.config.benchmark.eval_limit or len(context.data.x_test)
+    return context.data.x_test[:limit], context.data.y_test[:limit]
+
+
+def stage_evaluate(context: Context) -> None:
+    """Every variant on the test set through LiteRT (and the Keras float model), against float."""
+    if context.should_skip("evaluate"):
+        return
+    from digitedge.evaluate import evaluate_variants
+
+    run = context.run
+    images, labels = _test_set(context)
+    variants = tflite_variants(run)
+    with stages.recording(run, "evaluate", context.fingerprint("evaluate")) as facts:
+        evaluation = evaluate_variants(images, labels, keras_model=load_float_model(run), tflite_variants=variants)
+        table = evaluation.table()
+        write_text(run.path("evaluate", "evaluation.csv"), table.to_csv())
+        write_text(run.path("evaluate", "per_class_recall.csv"), evaluation.recall_table().to_csv())
+        predictions = pd.DataFrame({name: v.predictions for name, v in evaluation.variants.items()})
+        predictions.insert(0, "label", labels)
+        write_text(run.path("evaluate", "predictions.csv"), predictions.to_csv(index_label="test_index"))
+        for name, row in table.iterrows():
+            facts[name] = {key: float(row[key]) for key in ("accuracy", "delta_pp", "agreement")}
+    context.echo(table[["accuracy", "delta_pp", "agreement", "errors"]].to_string(
+        formatters={"accuracy": "{:.2%}".format, "delta_pp": "{:+.2f}".format, "agreement": "{:.2%}".format}))
+
+
+def stage_benchmark(context: Context, model_files: list[str] | None = None) -> None:
+    """Interleaved batch-1 latency of every variant (LiteRT, and TFLM for int8), one process."""
+    from digitedge.benchmark import benchmark_files, benchmark_variants, save_benchmark
+
+    options = dict(runs=context.config.benchmark.runs, warmup=context.config.benchmark.warmup,
+                   threads=context.config.benchmark.threads, seed=context.config.seed)
+    if model_files:  # any .tflite files: printed only, no run directory involved
+        context.echo(benchmark_files(model_files, **options).format())
+        return
+    if context.should_skip("benchmark"):
+        return
+    run = context.run
+    variants = tflite_variants(run)
+    with stages.recording(run, "benchmark", context.fingerprint("benchmark")) as facts:
+        result = benchmark_variants(variants, **options)
+        save_benchmark(result, run.path("benchmark"))
+        facts.update(overhead_median_us=result.overhead_median_us, machine=result.machine)
+    context.echo(result.format())
+
+
+def summary_table(run: RunDir) -> pd.DataFrame:
+    """One row per variant, every figure read from this run's own stage outputs."""
+    import gzip
+
+    manifest = run.read_manifest()
+    recorded = manifest.get("stages", {})
+    evaluation = pd.read_csv(run.path("evaluate", "evaluation.csv"), index_col="variant")
+    benchmark = pd.read_csv(run.path("benchmark", "benchmark.csv"), index_col="variant")
+    rows = []
+    for name in evaluation.index:
+        row = {"variant": name, **evaluation.loc[name, ["accuracy", "delta_pp", "agreement"]].to_dict()}
+        path = run.path("tflite", f"{name}.tflite")
+        if path.is_file():
+            data = path.read_bytes()
+            micro = recorded.get("micro", {}).get(name, {})
+            row.update(size_bytes=len(data), gzip_bytes=len(gzip.compress(data, 9, mtime=0)),
+                       sparsity=recorded["convert"][name]["weight_sparsity"], macs=micro.get("macs"),
+                       tflm_runs=micro.get("tflm", {}).get("runs"),
+                       tflm_arena_bytes=micro.get("arena", {}).get("minimum_bytes"))
+            if name in benchmark.index:
+                row.update(benchmark.loc[name, ["latency_median_us", "latency_p90_us", "speedup_vs_float32",
+                                                "tflm_latency_median_us"]].to_dict())
+        rows.append(row)
+    table = pd.DataFrame(rows).set_index("variant")
+    if "float32" in table.index:
+        table["size_ratio"] = table["size_bytes"] / table.loc["float32", "size_bytes"]
+        table["gzip_ratio"] = table["gzip_bytes"] / table.loc["float32", "gzip_bytes"]
+    return table
+
+
+def stage_report(context: Context, command: str) -> Path:
+    """REPORT.md, report.html and summary.csv from this run's artifacts."""
+    from digitedge.evaluate import Misclassified
+    from digitedge.micro.profile import layer_table
+    from digitedge.report import RunFacts, write_report
+    from digitedge.tflite_model import read_tflite
+
+    run, config = context.run, context.config
+    for stage in ("evaluate", "benchmark"):
+        stages.require_done(run, stage, f"run `digitedge {stage} --run {run.root}` first")
+    if context.should_skip("report"):
+        return run.path("report", "REPORT.md")
+    manifest = run.read_manifest()
+    summary = summary_table(run)
+    predictions = pd.read_csv(run.path("evaluate", "predictions.csv"), index_col="test_index")
+    deployed = config.export.variant if config.export.variant in predictions.columns else None
+    labels = predictions["label"].to_numpy()
+    from sklearn.metrics import confusion_matrix
+
+    confusion = {name: confusion_matrix(labels, predictions[name], labels=range(10))
+                 for name in ("keras_float", deployed) if name}
+    misclassified = None
+    if deployed:
+        wrong = np.flatnonzero((predictions[deployed].to_numpy() != labels)
+                               & (predictions["keras_float"].to_numpy() == labels))
+        misclassified = Misclassified(wrong, context.data.x_test[wrong], labels[wrong],
+                                      predictions["keras_float"].to_numpy()[wrong],
+                                      predictions[deployed].to_numpy()[wrong])
+    parity = manifest.get("stages", {}).get("micro", {}).get("parity")
+    extra = {"seed": str(config.seed), "test images": f"{len(labels):,}",
+             "float training": f"{manifest['stages']['train']['epochs_run']} epochs, "
+                               f"{manifest['stages']['train']['train_seconds']:.0f} s"}
+    if parity:
+        extra["TFLite Micro parity"] = (
+            f"{parity['variant']}: TFLM accuracy {parity['tflm_accuracy']:.2%}; same class as LiteRT XNNPACK on "
+            f"{parity['xnnpack']['same_prediction']:.2%} and as LiteRT reference kernels on "
+            f"{parity['reference']['same_prediction']:.2%} of {parity['images']:,} images; byte-identical outputs "
+            f"{parity['xnnpack']['identical_outputs']:.2%} / {parity['reference']['identical_outputs']:.2%}")
+    profile = None
+    if deployed and run.path("tflite", f"{deployed}.tflite").is_file():
+        profile = layer_table(read_tflite(run.path("tflite", f"{deployed}.tflite").read_bytes(), deployed))
+    benchmark = manifest["stages"]["benchmark"]
+    facts = RunFacts(run_name=str(run.root), data_checksum=manifest["data"]["checksum"],
+                     versions=manifest.get("versions", {}), command=command,
+                     git_commit=manifest.get("git_commit"), extra=extra)
+    with stages.recording(run, "report", context.fingerprint("report")):
+        files = write_report(
+            summary, run.path("report"), facts=facts, training_metrics=run.path("train", "training_metrics.csv"),
+            confusion_float=confusion.get("keras_float"), confusion_int8=confusion.get(deployed),
+            misclassified=misclassified, layer_profile=profile, int8_variant=deployed or "int8_qat",
+            latency_note=f"Per-invoke overhead of a one-op model in the same run: "
+                         f"{benchmark['overhead_median_us']:.1f} µs.")
+    context.echo(f"[report] {files.markdown}\n[report] {files.html}")
+    return files.markdown
+
+
+def run_pipeline(context: Context, command: str) -> Path:
+    """Every stage in order; finished stages with the same config are skipped (resume)."""
+    steps = [("train", stage_train), ("optimize", stage_optimize), ("convert", stage_convert),
+             ("micro", stage_micro), ("evaluate", stage_evaluate), ("benchmark", stage_benchmark)]
+    started = time.perf_counter()
+    for number, (name, stage) in enumerate(steps, start=1):
+        context.echo(f"== stage {number}/{len(steps) + 1}: {name}")
+        stage(context)
+    context.echo(f"== stage {len(steps) + 1}/{len(steps) + 1}: report")
+    report = stage_report(context, command)
+    summary = summary_table(context.run)
+    context.echo(summary[["accuracy", "delta_pp", "size_bytes", "gzip_bytes", "sparsity",
+                          "latency_median_us", "tflm_arena_bytes"]].to_string(
+        formatters={"accuracy": "{:.2%}".format, "delta_pp": "{:+.2f}".format, "sparsity": "{:.1%}".format}))
+    context.echo(f"Done in {time.perf_counter() - started:.0f} s. Report: {report}")
+    return report
 
 
 def verify_run(root: str | Path) -> list[str]:

@@ -70,6 +70,19 @@ def write_json(path: Path, value) -> Path:
     return write_text(path, json.dumps(value, indent=2, sort_keys=False, default=str) + "\n")
 
 
+def write_files(files: dict[str, bytes], folder: Path) -> list[Path]:
+    """Write every file or none: all are staged beside their targets first, then renamed into place."""
+    folder = Path(folder)
+    with contextlib.ExitStack() as stack:
+        staged = [(stack.enter_context(atomic_path(folder / name)), data) for name, data in files.items()]
+        for tmp, data in staged:
+            try:
+                tmp.write_bytes(data)
+            except OSError as exc:
+                raise DigitedgeError(f"cannot write {folder / tmp.name}: {exc.strerror or exc}") from None
+    return [folder / name for name in files]
+
+
 def git_commit() -> str | None:
     try:
         out = subprocess.run(

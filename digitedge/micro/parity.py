@@ -1,0 +1,98 @@
+"""Does TFLite Micro compute what LiteRT computes? Accuracy and output parity on a test set.
+
+TFLM (reference kernels) is the deployment truth. LiteRT is compared twice: its default
+XNNPACK kernels and its reference kernels (BUILTIN_REF), which TFLM matches on convolution
+and pooling but not always on FULLY_CONNECTED (one int8 step on ~1% of MNIST images).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from digitedge.errors import DigitedgeError
+from digitedge.micro.tflm import run_tflm, to_model_input
+from digitedge.tflite_model import read_tflite
+
+LITERT_BATCH = 1000  # images per LiteRT invoke: bounds the memory of batched activations
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """TFLM against one LiteRT kernel set."""
+
+    identical_outputs: float  # share of images whose whole output vector is byte-identical
+    same_prediction: float  # share of images with the same predicted class
+    max_abs_difference: float  # largest output difference, in the output dtype's units
+    differing_images: list[int]  # indices whose predicted class differs
+    accuracy: float
+
+
+@dataclass(frozen=True)
+class ParityResult:
+    images: int
+    tflm_accuracy: float
+    tflm_seconds: float
+    tflm_ms_per_image: float
+    xnnpack: Agreement  # LiteRT default kernels
+    reference: Agreement  # LiteRT BUILTIN_REF kernels
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def litert_outputs(tflite_bytes: bytes, model_inputs: np.ndarray, reference: bool) -> np.ndarray:
+    """LiteRT outputs for inputs already in the model dtype, batched by resizing the input."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    resolver = OpResolverType.BUILTIN_REF if reference else OpResolverType.AUTO
+    interpreter = Interpreter(model_content=bytes(tflite_bytes), experimental_op_resolver_type=resolver,
+                              num_threads=1)
+    input_index = interpreter.get_input_details()[0]["index"]
+    output_index = interpreter.get_output_details()[0]["index"]
+    chunks = []
+    for start in range(0, len(model_inputs), LITERT_BATCH):
+        batch = model_inputs[start:start + LITERT_BATCH]
+        interpreter.resize_tensor_input(input_index, list(batch.shape))
+        interpreter.allocate_tensors()
+        interpreter.set_tensor(input_index, batch)
+        interpreter.invoke()
+        chunks.append(interpreter.get_tensor(output_index).copy())
+    return np.concatenate(chunks)
+
+
+def compare_tflm_litert(tflite_bytes: bytes, images: np.ndarray, labels: np.ndarray,
+                        arena_bytes: int | None = None, label: str = "model") -> ParityResult:
+    """Run `images` (float pixels in [0, 1]) through TFLM and both LiteRT kernel sets, and compare."""
+    model = read_tflite(tflite_bytes, label)
+    labels = np.asarray(labels)
+    if len(images) == 0 or len(images) != len(labels):
+        raise DigitedgeError(f"need as many labels as images and at least one image, got {len(images)} and {len(labels)}")
+    started = time.perf_counter()
+    tflm = run_tflm(tflite_bytes, images, arena_bytes, label)
+    tflm_seconds = time.perf_counter() - started
+    model_inputs = to_model_input(images, model.input)
+    tflm_predictions = tflm.reshape(len(tflm), -1).argmax(axis=1)
+
+    def agreement(reference: bool) -> Agreement:
+        litert = litert_outputs(tflite_bytes, model_inputs, reference).reshape(len(tflm), -1)
+        predictions = litert.argmax(axis=1)
+        difference = np.abs(litert.astype(np.float64) - tflm.reshape(len(tflm), -1).astype(np.float64))
+        return Agreement(
+            identical_outputs=float(np.mean(np.all(difference == 0, axis=1))),
+            same_prediction=float(np.mean(predictions == tflm_predictions)),
+            max_abs_difference=float(difference.max()),
+            differing_images=[int(i) for i in np.flatnonzero(predictions != tflm_predictions)],
+            accuracy=float(np.mean(predictions == labels)),
+        )
+
+    return ParityResult(
+        images=len(images),
+        tflm_accuracy=float(np.mean(tflm_predictions == labels)),
+        tflm_seconds=tflm_seconds,
+        tflm_ms_per_image=1000 * tflm_seconds / len(images),
+        xnnpack=agreement(reference=False),
+        reference=agreement(reference=True),
+    )
