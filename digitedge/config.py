@@ -26,16 +26,16 @@ class DataConfig:
 @dataclass
 class ModelConfig:
     arch: str = "compact"  # "compact" (MCU-sized) or "seed" (the seed notebook's classic CNN)
-    filters: list[int] = field(default_factory=lambda: [16, 32, 32])
+    filters: list[int] = field(default_factory=lambda: [12, 32, 32])
     dropout: float = 0.25
 
 
 @dataclass
 class TrainConfig:
-    epochs: int = 20
+    epochs: int = 15
     batch_size: int = 128
     learning_rate: float = 3e-3
-    patience: int = 5  # early stopping on val_accuracy
+    patience: int = 4  # early stopping on val_accuracy
     augment: bool = True
     max_shift_pixels: int = 2  # random translation of each training image
     train_subset: int = 0  # 0 = all training images; >0 for smoke tests
@@ -81,20 +81,22 @@ class Config:
     def validate(self) -> "Config":
         """Reject values no run could use; messages name the key."""
         checks = [
-            (self.train.epochs >= 1, "train.epochs must be at least 1"),
-            (self.train.batch_size >= 1, "train.batch_size must be at least 1"),
+            (self.train.epochs >= 1, f"train.epochs must be at least 1, got {self.train.epochs}"),
+            (self.train.batch_size >= 1, f"train.batch_size must be at least 1, got {self.train.batch_size}"),
             (self.train.learning_rate > 0, "train.learning_rate must be positive"),
             (self.train.train_subset >= 0, "train.train_subset must be 0 (all) or positive"),
             (self.model.arch in ARCHS, f"model.arch must be one of {', '.join(ARCHS)}"),
             (len(self.model.filters) == 3 and all(f >= 1 for f in self.model.filters),
              "model.filters must be three positive integers"),
             (0 <= self.model.dropout < 1, "model.dropout must be in [0, 1)"),
-            (0 < self.optimize.target_sparsity < 1, "optimize.target_sparsity must be in (0, 1)"),
+            (0 < self.optimize.target_sparsity < 1,
+             f"optimize.target_sparsity must be in (0, 1), got {self.optimize.target_sparsity}"),
             (all(t in TECHNIQUES for t in self.optimize.techniques),
              f"optimize.techniques must be among {', '.join(TECHNIQUES)}"),
             (min(self.optimize.qat_epochs, self.optimize.prune_epochs, self.optimize.prune_qat_epochs) >= 1,
-             "optimize epochs must be at least 1"),
-            (self.export.representative_samples >= 1, "export.representative_samples must be at least 1"),
+             "optimize.qat_epochs, prune_epochs and prune_qat_epochs must be at least 1"),
+            (self.export.representative_samples >= 1,
+             f"export.representative_samples must be at least 1, got {self.export.representative_samples}"),
             (0 <= self.export.arena_margin <= 1, "export.arena_margin must be in [0, 1]"),
             (self.benchmark.runs >= 1 and self.benchmark.warmup >= 0, "benchmark.runs must be >= 1, warmup >= 0"),
             (self.benchmark.threads >= 1, "benchmark.threads must be at least 1"),
@@ -164,15 +166,24 @@ def load(path: str | Path | None = None, overrides: dict | None = None) -> Confi
             _apply(config, values, "")
         except DigitedgeError as exc:
             raise DigitedgeError(f"{path}: {exc}") from None
+    overridden = []
     for dotted, value in (overrides or {}).items():
         if value is None:
             continue
+        overridden.append(dotted)
         *parents, leaf = dotted.split(".")
         nested: dict = {leaf: value}
         for parent in reversed(parents):
             nested = {parent: nested}
         _apply(config, nested, "")
-    return config.validate()
+    try:
+        return config.validate()
+    except DigitedgeError as exc:
+        # a bad value from the file is reported with the file's name; one from an option names only the key
+        key = str(exc).split()[0].rstrip(",")
+        if path is not None and not any(key.startswith(dotted) or dotted.startswith(key) for dotted in overridden):
+            raise DigitedgeError(f"{path}: {exc}") from None
+        raise
 
 
 def to_dict(config: Config) -> dict:

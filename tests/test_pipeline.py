@@ -1,0 +1,94 @@
+"""End to end on real MNIST: `digitedge run --quick` writes every artifact, and each parses."""
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from digitedge.rundir import RunDir
+
+pytestmark = pytest.mark.mnist
+
+VARIANTS = ["float32", "float16", "dynamic_range", "int8_ptq", "int8_qat",
+            "pruned_float32", "pruned_int8", "pruned_qat_int8"]
+
+
+def digitedge(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "digitedge", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=1200)
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory, mnist):
+    folder = tmp_path_factory.mktemp("pipeline")
+    result = digitedge("run", "--quick", "--out", "run", cwd=folder)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return folder / "run", result
+
+
+def test_train_stage_artifacts_exist_and_parse(quick_run):
+    run, _ = quick_run
+    metrics = pd.read_csv(run / "train" / "training_metrics.csv")
+    assert list(metrics.columns) == ["epoch", "loss", "accuracy", "val_loss", "val_accuracy",
+                                     "learning_rate", "seconds"]
+    assert len(metrics) == 1 and 0 < metrics["val_accuracy"].iloc[0] <= 1
+    confusion = pd.read_csv(run / "train" / "confusion_matrix.csv", index_col=0)
+    assert confusion.shape == (10, 10) and confusion.to_numpy().sum() == 10_000
+    report = pd.read_csv(run / "train" / "classification_report.csv", index_col=0)
+    assert {"precision", "recall", "f1-score"} <= set(report.columns)
+    for png in ("curves.png", "confusion_matrix.png"):
+        assert (run / "train" / png).read_bytes()[:4] == b"\x89PNG"
+    assert "precision" in (run / "train" / "classification_report.txt").read_text()
+    assert (run / "train" / "model.keras").stat().st_size > 0
+    assert any((run / "train" / "tensorboard").rglob("events.out.tfevents.*"))
+
+
+def test_manifest_describes_the_run(quick_run):
+    run, _ = quick_run
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["seed"] == 42 and len(manifest["data"]["checksum"]) == 64
+    assert {"tensorflow", "tf-keras", "tensorflow-model-optimization"} <= set(manifest["versions"])
+    assert set(manifest["stages"]) == {"train", "optimize", "convert", "micro", "evaluate", "benchmark", "report"}
+    assert manifest["stages"]["train"]["parameters"] <= 30_000
+    assert RunDir(run).verify() == []
+    assert "[train]" in (run / "config.toml").read_text()
+
+
+def test_every_variant_is_converted_checked_and_reported(quick_run):
+    run, _ = quick_run
+    manifest = json.loads((run / "manifest.json").read_text())
+    convert = manifest["stages"]["convert"]
+    for name in VARIANTS:
+        assert (run / "tflite" / f"{name}.tflite").read_bytes()[4:8] == b"TFL3"
+        assert convert[name]["size_bytes"] == (run / "tflite" / f"{name}.tflite").stat().st_size
+    for name in ("int8_ptq", "int8_qat", "pruned_int8", "pruned_qat_int8"):
+        assert convert[name]["full_integer"] and convert[name]["input_dtype"] == "int8"
+        assert convert[name]["input_scale"] > 0
+    for name in ("pruned_float32", "pruned_int8", "pruned_qat_int8"):
+        assert convert[name]["weight_sparsity"] >= 0.74
+    summary = pd.read_csv(run / "report" / "summary.csv")
+    assert set(VARIANTS) | {"keras_float"} <= set(summary["variant"])
+    html = (run / "report" / "report.html").read_text()
+    assert "data:image/png;base64," in html and "src=\"http" not in html
+
+
+def test_micro_stage_exports_a_header_that_matches_the_model(quick_run):
+    run, _ = quick_run
+    micro = json.loads((run / "manifest.json").read_text())["stages"]["micro"]
+    assert micro["int8_qat"]["tflm"]["runs"] and not micro["dynamic_range"]["tflm"]["runs"]
+    assert micro["parity"]["reference"]["same_prediction"] >= 0.99
+    header = (run / "micro" / "model_data.h").read_text()
+    assert "kTensorArenaSize" in header and "g_digitedge_model_len" in header
+    assert (run / "micro" / "int8_qat.tflite").read_bytes() == (run / "tflite" / "int8_qat.tflite").read_bytes()
+
+
+def test_a_second_run_skips_finished_stages(quick_run):
+    run, _ = quick_run
+    before = (run / "manifest.json").read_text()
+    again = digitedge("run", "--quick", "--out", "run", cwd=run.parent)
+    assert again.returncode == 0, again.stderr[-2000:]
+    for stage in ("train", "optimize", "convert", "micro", "evaluate", "benchmark"):
+        assert f"[{stage}] already done" in again.stdout
+    assert json.loads(before)["stages"]["train"] == json.loads((run / "manifest.json").read_text())["stages"]["train"]
