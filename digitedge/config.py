@@ -27,7 +27,7 @@ class DataConfig:
 class ModelConfig:
     arch: str = "compact"  # "compact" (MCU-sized) or "seed" (the seed notebook's classic CNN)
     filters: list[int] = field(default_factory=lambda: [12, 32, 32])
-    dropout: float = 0.25
+    dropout: float = 0.1
 
 
 @dataclass
@@ -35,7 +35,7 @@ class TrainConfig:
     epochs: int = 15
     batch_size: int = 128
     learning_rate: float = 3e-3
-    patience: int = 4  # early stopping on val_accuracy
+    patience: int = 4  # early stopping on val_loss
     augment: bool = True
     max_shift_pixels: int = 2  # random translation of each training image
     train_subset: int = 0  # 0 = all training images; >0 for smoke tests

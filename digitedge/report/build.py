@@ -111,11 +111,12 @@ def _training_section(metrics: pd.DataFrame | None) -> list[Block]:
         return []
     blocks = [Heading("Training"), FigureBlock("training_curves.png", plots.training_curves(metrics),
                                                "Float model training: accuracy and loss per epoch.")]
-    if "val_accuracy" in metrics.columns and metrics["val_accuracy"].notna().any():
-        best = int(metrics["val_accuracy"].to_numpy().argmax())
+    if {"val_loss", "val_accuracy"} <= set(metrics.columns) and metrics["val_loss"].notna().any():
+        best = int(metrics["val_loss"].to_numpy().argmin())  # early stopping keeps the lowest val_loss
         epoch = metrics["epoch"].iloc[best] if "epoch" in metrics.columns else best + 1
-        blocks.append(Paragraph(f"{len(metrics)} epochs; best validation accuracy {percent(metrics['val_accuracy'].iloc[best])} "
-                                f"at epoch {epoch} (the weights kept)."))
+        blocks.append(Paragraph(f"{len(metrics)} epochs; the weights kept are epoch {epoch}'s, with the lowest "
+                                f"validation loss ({metrics['val_loss'].iloc[best]:.4f}; validation accuracy "
+                                f"{percent(metrics['val_accuracy'].iloc[best])})."))
     return blocks
 
 
