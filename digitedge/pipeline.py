@@ -8,6 +8,7 @@ The CLI calls these one at a time (`digitedge train`, `optimize`, ...) or all in
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from digitedge import stages
-from digitedge.config import Config, to_toml
+from digitedge.config import Config, to_dict, to_toml
 from digitedge.errors import DigitedgeError
 from digitedge.rundir import RunDir, git_commit, package_versions, write_bytes, write_files, write_text
 
@@ -72,13 +73,50 @@ def start_run(context: Context) -> None:
     context.run.update_manifest(
         run=str(context.run.root),
         seed=context.config.seed,
+        config=to_dict(context.config),
         data=summary(data),
         versions=package_versions(),
         git_commit=git_commit(),
     )
 
 
+def save_config(context: Context) -> None:
+    """After a stage ran with CLI overrides, config.toml and the manifest hold the config it used."""
+    text = to_toml(context.config)
+    path = context.run.path("config.toml")
+    if not path.is_file() or path.read_text() != text:
+        write_text(path, text)
+    if context.run.read_manifest().get("config") != to_dict(context.config):
+        context.run.update_manifest(config=to_dict(context.config))
+
+
+def training_pool_size(context: Context) -> int:
+    """How many images the training split holds after the validation split and train_subset."""
+    available = len(context.data.x_train) - context.config.data.validation_size
+    subset = context.config.train.train_subset
+    return min(subset, available) if subset else available
+
+
+def check_budgets(context: Context) -> None:
+    """Config values that only the data can rule out, checked before any stage writes."""
+    pool, samples = training_pool_size(context), context.config.export.representative_samples
+    if samples > pool:
+        raise DigitedgeError(f"export.representative_samples ({samples}) is larger than the training set "
+                             f"({pool} images after the validation split and train.train_subset)")
+
+
+def _fresh_checkpoint(folder: Path, stage_fingerprint: str) -> Path:
+    """The epoch checkpoint folder, emptied if an interrupted run with another config left it."""
+    stamp = folder / "FINGERPRINT"
+    if folder.exists() and (not stamp.is_file() or stamp.read_text().strip() != stage_fingerprint):
+        shutil.rmtree(folder)
+    if not folder.exists():
+        write_text(stamp, stage_fingerprint + "\n")
+    return folder
+
+
 def stage_train(context: Context) -> None:
+    context.run.check_writable()
     if context.should_skip("train"):
         return
     context.check_not_overwriting("train")
@@ -101,7 +139,8 @@ def stage_train(context: Context) -> None:
                  f"{len(x_train):,} training / {len(x_val):,} validation images, up to {config.train.epochs} epochs")
     with stages.recording(run, "train", context.fingerprint("train")) as facts:
         result = train_float(model, normalize(x_train), y_train, normalize(x_val), y_val, config.train,
-                             config.seed, checkpoint_dir=run.path("train", "checkpoint"),
+                             config.seed,
+                             checkpoint_dir=_fresh_checkpoint(run.path("train", "checkpoint"), context.fingerprint("train")),
                              tensorboard_dir=run.path("train", "tensorboard"))
         save_keras_model(result.model, run.path("train", "model.keras"))
         started = time.perf_counter()
@@ -119,6 +158,7 @@ def stage_train(context: Context) -> None:
             train_seconds=round(result.seconds, 2),
             test_seconds=round(time.perf_counter() - started, 2),
         )
+    shutil.rmtree(run.path("train", "checkpoint"), ignore_errors=True)  # resume state of a finished training
     context.echo(f"[train] test accuracy {test_accuracy:.2%} (best epoch {result.best_epoch} of "
                  f"{len(result.metrics)}, {result.seconds:.0f} s) -> {run.path('train')}")
 
@@ -147,8 +187,10 @@ def stage_optimize(context: Context) -> None:
     """QAT, pruning and prune-preserving QAT of the float baseline, each saved with its metrics."""
     if context.should_skip("optimize"):
         return
+    context.check_not_overwriting("optimize")
     from digitedge.modelio import save_keras_model
     from digitedge.optimize import kernel_sparsity, train_pruned, train_pruned_qat, train_qat
+    from digitedge.train import make_deterministic
 
     config, run = context.config, context.run
     float_model = load_float_model(run)
@@ -158,6 +200,7 @@ def stage_optimize(context: Context) -> None:
         raise DigitedgeError("optimize technique 'prune_qat' needs 'prune' too (it starts from the pruned model)")
     args = (x_train, y_train, x_val, y_val, config.optimize, config.seed)
     batch = config.train.batch_size
+    make_deterministic(config.seed)  # op determinism too, when train was done by an earlier process
     with stages.recording(run, "optimize", context.fingerprint("optimize")) as facts:
         pruned = None
         jobs = [("qat", lambda: train_qat(float_model, *args, batch_size=batch)),
@@ -179,6 +222,7 @@ def stage_optimize(context: Context) -> None:
                            "kernel_sparsity": round(float(kernel_sparsity(model)), 6)}
             context.echo(f"[optimize] {name}: validation accuracy {facts[name]['val_accuracy']:.2%}, "
                          f"kernel sparsity {facts[name]['kernel_sparsity']:.1%}, {facts[name]['seconds']:.0f} s")
+    save_config(context)
 
 
 def load_optimized(run: RunDir) -> dict:
@@ -196,14 +240,13 @@ def stage_convert(context: Context) -> None:
     """Every TFLite variant, stripped of what it does not need, checked from its own bytes."""
     if context.should_skip("convert"):
         return
+    context.check_not_overwriting("convert")
+    check_budgets(context)
     from digitedge.checks import check_variant
     from digitedge.convert import convert_all, representative_images
     from digitedge.data import normalize
 
     config, run = context.config, context.run
-    if config.export.representative_samples > len(context.data.x_train):
-        raise DigitedgeError(f"export.representative_samples ({config.export.representative_samples}) is larger "
-                             f"than the training set ({len(context.data.x_train)})")
     x_train, _, _, _ = _train_val(context)
     models = load_optimized(run)
     representative = representative_images(x_train, config.export.representative_samples, config.seed)
@@ -221,6 +264,7 @@ def stage_convert(context: Context) -> None:
             facts[name].pop("weights")
             context.echo(f"[convert] {name:16s} {len(variant.tflite_bytes):>9,} bytes "
                          f"(-{variant.strings_bytes_saved:,} stripped), sparsity {checks[name].weight_sparsity:.1%}")
+    save_config(context)
 
 
 def tflite_variants(run: RunDir) -> dict[str, bytes]:
@@ -235,6 +279,7 @@ def stage_micro(context: Context) -> None:
     of the deployed variant, and its C header files."""
     if context.should_skip("micro"):
         return
+    context.check_not_overwriting("micro")
     from digitedge.data import normalize
     from digitedge.micro.arena import find_arena_size
     from digitedge.micro.parity import compare_tflm_litert
@@ -264,6 +309,7 @@ def stage_micro(context: Context) -> None:
                          f"same class as LiteRT XNNPACK {parity.xnnpack.same_prediction:.2%}, "
                          f"reference kernels {parity.reference.same_prediction:.2%}")
             write_export(context, deployed, run.path("micro"), quiet=True)
+    save_config(context)
 
 
 def write_export(context: Context, variant: str, out_dir: Path, quiet: bool = False) -> list[Path]:
@@ -301,6 +347,7 @@ def stage_evaluate(context: Context) -> None:
     """Every variant on the test set through LiteRT (and the Keras float model), against float."""
     if context.should_skip("evaluate"):
         return
+    context.check_not_overwriting("evaluate")
     from digitedge.evaluate import evaluate_variants
 
     run = context.run
@@ -316,6 +363,7 @@ def stage_evaluate(context: Context) -> None:
         write_text(run.path("evaluate", "predictions.csv"), predictions.to_csv(index_label="test_index"))
         for name, row in table.iterrows():
             facts[name] = {key: float(row[key]) for key in ("accuracy", "delta_pp", "agreement")}
+    save_config(context)
     context.echo(table[["accuracy", "delta_pp", "agreement", "errors"]].to_string(
         formatters={"accuracy": "{:.2%}".format, "delta_pp": "{:+.2f}".format, "agreement": "{:.2%}".format}))
 
@@ -331,12 +379,14 @@ def stage_benchmark(context: Context, model_files: list[str] | None = None) -> N
         return
     if context.should_skip("benchmark"):
         return
+    context.check_not_overwriting("benchmark")
     run = context.run
     variants = tflite_variants(run)
     with stages.recording(run, "benchmark", context.fingerprint("benchmark")) as facts:
         result = benchmark_variants(variants, **options)
         save_benchmark(result, run.path("benchmark"))
         facts.update(overhead_median_us=result.overhead_median_us, machine=result.machine)
+    save_config(context)
     context.echo(result.format())
 
 
@@ -431,6 +481,8 @@ def run_pipeline(context: Context, command: str) -> Path:
     steps = [("train", stage_train), ("optimize", stage_optimize), ("convert", stage_convert),
              ("micro", stage_micro), ("evaluate", stage_evaluate), ("benchmark", stage_benchmark)]
     started = time.perf_counter()
+    context.run.check_writable()
+    check_budgets(context)
     for number, (name, stage) in enumerate(steps, start=1):
         context.echo(f"== stage {number}/{len(steps) + 1}: {name}")
         stage(context)
@@ -442,6 +494,12 @@ def run_pipeline(context: Context, command: str) -> Path:
         formatters={"accuracy": "{:.2%}".format, "delta_pp": "{:+.2f}".format, "sparsity": "{:.1%}".format}))
     context.echo(f"Done in {time.perf_counter() - started:.0f} s. Report: {report}")
     return report
+
+
+def record_export(context: Context, out_dir: Path) -> None:
+    """Files `digitedge export` wrote inside the run are listed in its manifest like every other artifact."""
+    if Path(out_dir).resolve().is_relative_to(context.run.root.resolve()):
+        context.run.update_manifest()
 
 
 def verify_run(root: str | Path) -> list[str]:

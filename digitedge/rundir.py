@@ -24,6 +24,15 @@ MANIFEST = "manifest.json"
 UNTRACKED_FOLDERS = {"tensorboard", "checkpoint"}  # logs and resume state, not artifacts
 
 
+def _read_umask() -> int:
+    mask = os.umask(0)  # the only way to read it; set back at once, at import (before any thread writes)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
+
+
 def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
@@ -44,6 +53,7 @@ def atomic_path(final: Path) -> Iterator[Path]:
     os.close(fd)
     tmp = Path(tmp_name)
     try:
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; an artifact gets the usual permissions
         yield tmp
         os.replace(tmp, final)
     except OSError as exc:
@@ -53,12 +63,21 @@ def atomic_path(final: Path) -> Iterator[Path]:
             tmp.unlink()
 
 
+def _write_all(path: Path, data: bytes) -> None:
+    """Write and fsync `data` with os.write, so the bytes are on disk before the rename."""
+    fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def write_bytes(path: Path, data: bytes) -> Path:
     with atomic_path(path) as tmp:
-        with open(tmp, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+        _write_all(tmp, data)
     return Path(path)
 
 
@@ -75,11 +94,11 @@ def write_files(files: dict[str, bytes], folder: Path) -> list[Path]:
     folder = Path(folder)
     with contextlib.ExitStack() as stack:
         staged = [(stack.enter_context(atomic_path(folder / name)), data) for name, data in files.items()]
-        for tmp, data in staged:
+        for (tmp, data), name in zip(staged, files):
             try:
-                tmp.write_bytes(data)
+                _write_all(tmp, data)
             except OSError as exc:
-                raise DigitedgeError(f"cannot write {folder / tmp.name}: {exc.strerror or exc}") from None
+                raise DigitedgeError(f"cannot write {folder / name}: {exc.strerror or exc}") from None
     return [folder / name for name in files]
 
 
@@ -125,6 +144,16 @@ class RunDir:
         if not os.access(self.root, os.W_OK):
             raise DigitedgeError(f"run directory {self.root} is not writable")
         return self
+
+    def check_writable(self) -> None:
+        """Fail before any work if the run directory could not be created or written (creates nothing)."""
+        existing = self.root
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        if not existing.is_dir():
+            raise DigitedgeError(f"cannot create run directory {self.root}: {existing} is not a folder")
+        if not os.access(existing, os.W_OK | os.X_OK):
+            raise DigitedgeError(f"cannot write run directory {self.root}: {existing} is not writable")
 
     # -- manifest ---------------------------------------------------------------------
     def read_manifest(self) -> dict:

@@ -7,6 +7,7 @@ produced is still present with its recorded sha256. A done stage is skipped unle
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import time
@@ -14,7 +15,7 @@ from contextlib import contextmanager
 
 from digitedge.config import Config, to_dict
 from digitedge.errors import DigitedgeError
-from digitedge.rundir import RunDir
+from digitedge.rundir import RunDir, sha256_file
 
 ORDER = ("train", "optimize", "convert", "micro", "evaluate", "benchmark", "report")
 SECTIONS = {
@@ -45,7 +46,8 @@ def is_done(run: RunDir, stage: str, stage_fingerprint: str) -> bool:
     files = manifest.get("files", {})
     for name in record.get("outputs", []):
         path = run.path(name)
-        if not path.is_file() or name not in files or path.stat().st_size != files[name]["size"]:
+        if not path.is_file() or name not in files or path.stat().st_size != files[name]["size"] \
+                or sha256_file(path) != files[name]["sha256"]:
             return False
     return True
 
@@ -65,7 +67,17 @@ def recording(run: RunDir, stage: str, stage_fingerprint: str):
     before = {name: entry["sha256"] for name, entry in run.file_entries().items()}
     started = time.perf_counter()
     facts: dict = {}
-    yield facts
+    try:
+        yield facts
+    except BaseException:
+        # an interrupted or failed stage is not done (its old record may describe replaced files),
+        # but the files it finished are listed, so the manifest still matches the disk
+        with contextlib.suppress(Exception):
+            stages = run.read_manifest().get("stages", {})
+            for name in ORDER[ORDER.index(stage):]:
+                stages.pop(name, None)
+            run.update_manifest(stages=stages)
+        raise
     seconds = round(time.perf_counter() - started, 2)
     after = run.file_entries()
     outputs = sorted(name for name, entry in after.items()

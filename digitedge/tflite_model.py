@@ -64,7 +64,26 @@ def read_tflite_file(path: str | Path) -> TfliteModel:
         data = path.read_bytes()
     except OSError as exc:
         raise DigitedgeError(f"model file {path} cannot be read: {exc.strerror or exc}") from None
+    kind = _other_format(data, path.suffix)
+    if kind:
+        raise DigitedgeError(f"model file {path} is {kind}, expected a .tflite; "
+                             "convert it first (`digitedge export --all` writes every TFLite variant)")
     return read_tflite(data, str(path))
+
+
+def _other_format(data: bytes, suffix: str) -> str | None:
+    """What a non-TFLite model file is, from its first bytes or (for ONNX, which has no magic) its suffix."""
+    if data[4:8] == b"TFL3":
+        return None
+    if data.startswith(b"\x89HDF\r\n\x1a\n"):
+        return "a Keras/HDF5 (.h5) file"
+    if data.startswith(b"PK\x03\x04"):
+        return "a zip archive (a .keras model?)"
+    if suffix.lower() == ".onnx":
+        return "an ONNX model"
+    if suffix.lower() in (".keras", ".h5", ".pb", ".pt", ".pth", ".npz", ".npy"):
+        return f"a {suffix} file"
+    return None
 
 
 def read_tflite(data: bytes, label: str = "model") -> TfliteModel:
