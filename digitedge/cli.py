@@ -111,8 +111,10 @@ def optimize(run_dir, techniques, sparsity, epochs, force) -> None:
 @click.option("--variant", default=None, help="Variant to deploy with --int8 (default: int8_qat).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Folder to write to (default: RUN/export).")
+@click.option("--target", type=click.Choice(["tflm", "c"]), default="tflm", show_default=True,
+              help="With --int8: a TFLite Micro header (tflm) or dependency-free C99 inference code (c).")
 @force_option
-def export(run_dir, int8, all_variants, variant, out_dir, force) -> None:
+def export(run_dir, int8, all_variants, variant, out_dir, target, force) -> None:
     """Convert to TFLite (every variant) and write the int8 model plus its C header for TFLite Micro."""
     from digitedge.convert import FULL_INTEGER, VARIANTS
     from digitedge.pipeline import record_export, stage_convert, tflite_variants, write_export
@@ -130,9 +132,42 @@ def export(run_dir, int8, all_variants, variant, out_dir, force) -> None:
     if all_variants:
         for path in write_files({f"{name}.tflite": data for name, data in tflite_variants(context.run).items()}, out):
             click.echo(f"[export] {path} ({path.stat().st_size:,} bytes)")
-    if int8:
+    if int8 and target == "c":
+        from digitedge.cgen import export_c
+
+        deployed = variant or context.config.export.variant
+        for path in export_c(tflite_variants(context.run)[deployed], out, label=f"{deployed}.tflite"):
+            click.echo(f"[export] {path} ({path.stat().st_size:,} bytes)")
+    elif int8:
         write_export(context, variant or context.config.export.variant, out)
     record_export(context, out)
+
+
+@cli.group()
+def firmware() -> None:
+    """The bare-metal firmware (generated C inference) on an emulated Cortex-M4."""
+
+
+@firmware.command("run")
+@run_option
+@click.option("--qemu", "use_qemu", is_flag=True, required=True, help="Run on QEMU's mps2-an386 (Cortex-M4).")
+@click.option("--variant", default=None, help="int8 variant to run (default: the deployed one).")
+@click.option("--images", type=click.IntRange(min=1, max=10_000), default=1000, show_default=True,
+              help="Real test digits embedded in the image.")
+def firmware_run(run_dir, use_qemu, variant, images) -> None:
+    """Build the bare-metal image with the model and real test digits, run it, check it bit for bit."""
+    from digitedge.cgen import format_qemu_result, run_on_qemu
+    from digitedge.pipeline import tflite_variants
+
+    context = _context_from_run(run_dir)
+    deployed = variant or context.config.export.variant
+    variants = tflite_variants(context.run)
+    if deployed not in variants:
+        raise DigitedgeError(f"--variant '{deployed}' is not in {run_dir}; choose one of {', '.join(variants)}")
+    result = run_on_qemu(variants[deployed], context.data.x_test[:images], context.data.y_test[:images])
+    click.echo(format_qemu_result(result))
+    if result.bit_exact != result.images:
+        raise DigitedgeError(f"{result.images - result.bit_exact} of {result.images} outputs differ from TFLite Micro")
 
 
 @cli.command()

@@ -26,7 +26,7 @@ class DataConfig:
 @dataclass
 class ModelConfig:
     arch: str = "compact"  # "compact" (MCU-sized) or "seed" (the seed notebook's classic CNN)
-    filters: list[int] = field(default_factory=lambda: [12, 32, 32])
+    filters: list[int] = field(default_factory=lambda: [12, 32, 48])
     dropout: float = 0.1
 
 

@@ -1,0 +1,545 @@
+"""Standalone C99 for an int8 .tflite: weights as const arrays and one `<name>_infer` function.
+
+Each layer becomes a function with its shapes as literals, running TFLite Micro's int8 reference
+arithmetic (integer_ops/conv.h, depthwise_conv.h, pooling.h, fully_connected.h, softmax.h with
+gemmlowp's fixed-point exp). Accumulation is exact integer arithmetic, so reordering it (folding
+the input zero point into the bias, SIMD dot products on Cortex-M4) keeps every output bit.
+
+TFLite Micro, not LiteRT, is the reference: LiteRT's reference FULLY_CONNECTED rescales the
+accumulator from the float scales and rounds once, while TFLM multiplies by QuantizeMultiplier's
+Q31 significand and rounds twice (SaturatingRoundingDoublingHighMul, then RoundingDivideByPOT);
+where the first rounding lands on a tie the two differ by one step (~0.3-1% of MNIST images).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+import numpy as np
+
+from digitedge.cgen.layers import Conv, FullyConnected, Graph, Pool, Reshape, Softmax, parse_model
+from digitedge.cgen.plan import ArenaPlan, plan_arena
+from digitedge.errors import DigitedgeError
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
+
+_FIXED_POINT = r"""
+/* gemmlowp SaturatingRoundingDoublingHighMul: (a * b) / 2^31, rounded to nearest, saturated. */
+static inline int32_t high_mul(int32_t a, int32_t b)
+{
+    int64_t ab, nudged;
+    if (a == INT32_MIN && b == INT32_MIN) {
+        return INT32_MAX;
+    }
+    ab = (int64_t)a * (int64_t)b;
+    nudged = ab + (ab >= 0 ? (1 << 30) : (1 - (1 << 30)));
+    /* truncating division by 2^31 (as gemmlowp's "/"), without a 64-bit division call */
+    return (int32_t)(nudged >= 0 ? nudged >> 31 : -((-nudged) >> 31));
+}
+
+/* gemmlowp RoundingDivideByPOT: x / 2^exponent, rounded to nearest, ties away from zero. */
+static inline int32_t divide_by_pot(int32_t x, int exponent)
+{
+    const int32_t mask = (int32_t)((1LL << exponent) - 1);
+    const int32_t remainder = x & mask;
+    const int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
+    return (x >> exponent) + (remainder > threshold ? 1 : 0);
+}
+
+/* MultiplyByQuantizedMultiplier (double rounding), plus the output zero point and the activation clamp. */
+static inline int8_t requantize(int32_t acc, int32_t multiplier, int shift, int32_t zero_point,
+                                int32_t act_min, int32_t act_max)
+{
+    const int left_shift = shift > 0 ? shift : 0;
+    const int right_shift = shift > 0 ? 0 : -shift;
+    int32_t value = divide_by_pot(high_mul(acc * (1 << left_shift), multiplier), right_shift) + zero_point;
+    if (value < act_min) {
+        value = act_min;
+    }
+    if (value > act_max) {
+        value = act_max;
+    }
+    return (int8_t)value;
+}
+"""
+
+_DOT = r"""
+#if DOT_SIMD32
+/* Bytes 1 and 3 sign-extended to two halfwords (SXTB16 with its rotate, which GCC does not fuse). */
+static inline uint32_t sxtb16_ror8(uint32_t word)
+{
+    uint32_t result;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(result) : "r"(word));
+    return result;
+}
+#endif
+
+/* Sum of a[i] * b[i]; with the DSP extension (Cortex-M4), SMLAD does two 16-bit MACs at once. */
+static NOINLINE int32_t dot_s8(const int8_t *a, const int8_t *b, int n)
+{
+    int32_t sum = 0;
+#if DOT_SIMD32
+    for (; n >= 8; n -= 8, a += 8, b += 8) {
+        uint32_t a_low, a_high, b_low, b_high;
+        memcpy(&a_low, a, 4);
+        memcpy(&a_high, a + 4, 4);
+        memcpy(&b_low, b, 4);
+        memcpy(&b_high, b + 4, 4);
+        sum = __smlad(__sxtb16(a_low), __sxtb16(b_low), sum);            /* bytes 0 and 2 */
+        sum = __smlad(sxtb16_ror8(a_low), sxtb16_ror8(b_low), sum);      /* bytes 1 and 3 */
+        sum = __smlad(__sxtb16(a_high), __sxtb16(b_high), sum);
+        sum = __smlad(sxtb16_ror8(a_high), sxtb16_ror8(b_high), sum);
+    }
+#endif
+    for (; n > 0; --n) {
+        sum += *a++ * *b++;
+    }
+    return sum;
+}
+"""
+
+_SUM = r"""
+/* Sum of the inputs, for a per-tensor filter zero point. */
+static inline int32_t sum_s8(const int8_t *a, int n)
+{
+    int32_t sum = 0;
+    for (; n > 0; --n) {
+        sum += *a++;
+    }
+    return sum;
+}
+"""
+
+_SOFTMAX = r"""
+/* gemmlowp SaturatingRoundingMultiplyByPOT with a positive exponent: a saturating left shift. */
+static int32_t shift_left_saturating(int32_t x, int exponent)
+{
+    const int32_t threshold = (int32_t)((1UL << (31 - exponent)) - 1);
+    if (x > threshold) {
+        return INT32_MAX;
+    }
+    if (x < -threshold) {
+        return INT32_MIN;
+    }
+    return x * (1 << exponent);
+}
+
+/* gemmlowp exp_on_interval_between_negative_one_quarter_and_0_excl, Q0.31 in and out. */
+static int32_t exp_on_interval(int32_t a)
+{
+    const int32_t constant_term = 1895147668;     /* exp(-1/8) */
+    const int32_t constant_1_over_3 = 715827883;
+    const int32_t x = a + (1 << 28);              /* Taylor expansion around -1/8 */
+    const int32_t x2 = high_mul(x, x);
+    const int32_t x3 = high_mul(x2, x);
+    const int32_t x4 = high_mul(x2, x2);
+    const int32_t x4_over_4 = divide_by_pot(x4, 2);
+    const int32_t polynomial = divide_by_pot(high_mul(x4_over_4 + x3, constant_1_over_3) + x2, 1);
+    return constant_term + high_mul(constant_term, x + polynomial);
+}
+
+/* gemmlowp exp_on_negative_values for Q5.26 input, Q0.31 result. */
+static int32_t exp_on_negative_values(int32_t a)
+{
+    static const int32_t barrel[7] = {1672461947, 1302514674, 790015084, 290630308, 39332535, 720401, 242};
+    const int32_t one_quarter = 1 << 24;
+    const int32_t a_mod_quarter_minus_one_quarter = (a & (one_quarter - 1)) - one_quarter;
+    const int32_t remainder = a_mod_quarter_minus_one_quarter - a;
+    int32_t result = exp_on_interval(shift_left_saturating(a_mod_quarter_minus_one_quarter, 5));
+    int bit;
+    for (bit = 0; bit < 7; ++bit) {               /* exp(-2^k) factors for k = -2 .. 4 */
+        if (remainder & (1L << (24 + bit))) {
+            result = high_mul(result, barrel[bit]);
+        }
+    }
+    return a == 0 ? INT32_MAX : result;
+}
+
+/* gemmlowp one_over_one_plus_x_for_x_in_0_1: Newton-Raphson division, Q0.31 in and out. */
+static int32_t one_over_one_plus_x(int32_t a)
+{
+    const int64_t sum = (int64_t)a + INT32_MAX;
+    const int32_t half_denominator = (int32_t)((sum + (sum >= 0 ? 1 : -1)) / 2);
+    int32_t x = 1515870810 + high_mul(half_denominator, -1010580540);   /* 48/17 - 32/17 d, Q2.29 */
+    int iteration;
+    for (iteration = 0; iteration < 3; ++iteration) {
+        const int32_t one_minus_half_denominator_times_x = (1 << 29) - high_mul(half_denominator, x);
+        x = x + shift_left_saturating(high_mul(x, one_minus_half_denominator_times_x), 2);
+    }
+    return shift_left_saturating(x, 1);
+}
+
+static int count_leading_zeros(uint32_t x)
+{
+    int zeros = 0;
+    if (x == 0) {
+        return 32;
+    }
+    while (!(x & 0x80000000UL)) {
+        x <<= 1;
+        ++zeros;
+    }
+    return zeros;
+}
+
+/* TFLite's reference int8 Softmax (output scale 1/256, zero point -128) over one row. */
+static void softmax_row(const int8_t *input, int8_t *output, int depth, int32_t input_multiplier,
+                        int input_left_shift, int32_t diff_min)
+{
+    int32_t max_in_row = -128, sum_of_exps = 0, shifted_scale;
+    int c, headroom_plus_one, exponent;
+    for (c = 0; c < depth; ++c) {
+        if (input[c] > max_in_row) {
+            max_in_row = input[c];
+        }
+    }
+    for (c = 0; c < depth; ++c) {
+        const int32_t input_diff = input[c] - max_in_row;
+        if (input_diff >= diff_min) {
+            const int32_t scaled_diff = high_mul(input_diff * (1 << input_left_shift), input_multiplier);
+            sum_of_exps += divide_by_pot(exp_on_negative_values(scaled_diff), 12);   /* Q12.19 */
+        }
+    }
+    headroom_plus_one = count_leading_zeros((uint32_t)sum_of_exps);
+    shifted_scale = one_over_one_plus_x((int32_t)(((uint32_t)sum_of_exps << headroom_plus_one) - 0x80000000UL));
+    exponent = (12 - headroom_plus_one) + 31 - 8;
+    for (c = 0; c < depth; ++c) {
+        const int32_t input_diff = input[c] - max_in_row;
+        int32_t value = -128;
+        if (input_diff >= diff_min) {
+            const int32_t scaled_diff = high_mul(input_diff * (1 << input_left_shift), input_multiplier);
+            value = divide_by_pot(high_mul(shifted_scale, exp_on_negative_values(scaled_diff)), exponent) - 128;
+            value = value > 127 ? 127 : value;
+        }
+        output[c] = (int8_t)value;
+    }
+}
+"""
+
+
+def generate_c_sources(tflite_bytes: bytes, *, name: str = "digitedge", label: str = "model") -> dict[str, str]:
+    """{'<name>_model.h': ..., '<name>_model.c': ...} for a full-integer int8 model.
+
+    DigitedgeError (before anything is produced) for an operator the generator does not implement,
+    a model that is not int8, or a `name` that is not a C identifier.
+    """
+    if not _IDENTIFIER.match(name):
+        raise DigitedgeError(f"C name prefix {name!r} is not a C identifier")
+    graph = parse_model(tflite_bytes, label)
+    plan = plan_arena(graph)
+    digest = hashlib.sha256(tflite_bytes).hexdigest()
+    return {f"{name}_model.h": _header(graph, plan, name, digest),
+            f"{name}_model.c": _source(graph, plan, name, digest)}
+
+
+def _header(graph: Graph, plan: ArenaPlan, name: str, digest: str) -> str:
+    macro = name.upper()
+    source, result = graph.tensors[graph.input], graph.tensors[graph.output]
+    return f"""/* Generated by digitedge from a .tflite with sha256 {digest}.
+ * Layers: {', '.join(layer.op for layer in graph.layers)}.
+ * Standalone C99, no TensorFlow Lite Micro: outputs are bit-exact with its int8 reference kernels. */
+#ifndef {macro}_MODEL_H
+#define {macro}_MODEL_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {{
+#endif
+
+#define {macro}_INPUT_SIZE {graph.size(graph.input)}     /* {'x'.join(str(d) for d in source.shape)} int8 */
+#define {macro}_OUTPUT_SIZE {graph.size(graph.output)}   /* {'x'.join(str(d) for d in result.shape)} int8 */
+#define {macro}_INPUT_SCALE {source.scales[0]!r}f
+#define {macro}_INPUT_ZERO_POINT ({source.zero_points[0]})
+#define {macro}_OUTPUT_SCALE {result.scales[0]!r}f
+#define {macro}_OUTPUT_ZERO_POINT ({result.zero_points[0]})
+#define {macro}_ARENA_BYTES {plan.arena_bytes}   /* the static activation buffer in {name}_model.c */
+#define {macro}_WINDOW_BYTES {max(map(window_bytes, graph.layers), default=0)}   /* largest convolution window, on the stack */
+
+/* One inference. `input`: the image quantized with the input scale and zero point, row-major HWC.
+ * Not reentrant: the layers share one static arena. */
+void {name}_infer(const int8_t input[{macro}_INPUT_SIZE], int8_t output[{macro}_OUTPUT_SIZE]);
+
+#ifdef __cplusplus
+}}
+#endif
+
+#endif /* {macro}_MODEL_H */
+"""
+
+
+def _source(graph: Graph, plan: ArenaPlan, name: str, digest: str) -> str:
+    macro = name.upper()
+    kinds = [type(layer) for layer in graph.layers]
+    offset_fc = any(isinstance(layer, FullyConnected) and layer.filter_offset for layer in graph.layers)
+    parts = [f"""/* Generated by digitedge from a .tflite with sha256 {digest}. Do not edit. */
+#include "{name}_model.h"
+
+#include <string.h>
+#if defined(__ARM_FEATURE_SIMD32) && defined(__GNUC__)
+#define DOT_SIMD32 1
+#include <arm_acle.h>
+#endif
+
+/* One register allocation per layer: inlining all layers into one function spills the inner loops. */
+#if defined(__GNUC__)
+#define NOINLINE __attribute__((noinline))
+#else
+#define NOINLINE
+#endif
+""", _FIXED_POINT]
+    if any(isinstance(layer, FullyConnected) or window_bytes(layer) for layer in graph.layers):
+        parts.append(_DOT)
+    if offset_fc:
+        parts.append(_SUM)
+    if Softmax in kinds:
+        parts.append(_SOFTMAX)
+    if plan.arena_bytes:
+        parts.append(f"\n/* Activations; tensors whose lifetimes do not overlap share bytes. */\n"
+                     f"static union {{\n    int32_t align;\n    int8_t bytes[{plan.arena_bytes}];\n}} arena;\n")
+    calls = []
+    for index, layer in enumerate(graph.layers):
+        function = f"layer{index}_{layer.op.lower()}"
+        source, target = _location(graph, plan, layer.input), _location(graph, plan, layer.output)
+        if isinstance(layer, Reshape):
+            if source != target:
+                calls.append(f"    memcpy({target}, {source}, {layer.size});   /* {index}: RESHAPE */")
+            continue
+        parts.append(_LAYER_EMITTERS[type(layer)](layer, function))
+        note = "   /* in place: each output precedes the inputs it reads */" if index in plan.in_place else ""
+        calls.append(f"    {function}({source}, {target});{note}")
+    parts.append(f"""
+void {name}_infer(const int8_t input[{macro}_INPUT_SIZE], int8_t output[{macro}_OUTPUT_SIZE])
+{{
+{chr(10).join(calls)}
+}}
+""")
+    return "".join(parts)
+
+
+def _location(graph: Graph, plan: ArenaPlan, tensor: int) -> str:
+    if tensor == graph.input:
+        return "input"
+    if tensor == graph.output:
+        return "output"
+    return f"arena.bytes + {plan.offsets[tensor]}"
+
+
+def _array(ctype: str, name: str, values, per_line: int = 16) -> str:
+    flat = [int(v) for v in np.asarray(values).reshape(-1)]
+    lines = [", ".join(str(v) for v in flat[i:i + per_line]) for i in range(0, len(flat), per_line)]
+    body = ",\n    ".join(lines)
+    return f"static const {ctype} {name}[{len(flat)}] = {{\n    {body}\n}};\n"
+
+
+def _requant_arrays(prefix: str, requant) -> str:
+    return _array("int32_t", f"{prefix}_multiplier", requant.multipliers, 8) \
+        + _array("int8_t", f"{prefix}_shift", requant.shifts, 16)
+
+
+def _requant_call(prefix: str, requant, channel: str) -> str:
+    return (f"requantize(acc, {prefix}_multiplier[{channel}], {prefix}_shift[{channel}], "
+            f"{requant.output_offset}, {requant.act_min}, {requant.act_max})")
+
+
+def _int32(values: np.ndarray, where: str) -> np.ndarray:
+    if values.size and (values.min() < INT32_MIN or values.max() > INT32_MAX):
+        raise DigitedgeError(f"{where}: folded bias does not fit in int32")
+    return values
+
+
+def window_bytes(layer) -> int:
+    """Bytes of the on-stack window a CONV_2D layer gathers for one output pixel (0 for other layers)."""
+    if not isinstance(layer, Conv) or layer.op != "CONV_2D":
+        return 0
+    return int(np.prod(layer.filter.shape[1:]))
+
+
+def _describe(layer, function: str) -> str:
+    (in_h, in_w, in_c), (out_h, out_w, out_c) = layer.in_shape, layer.out_shape
+    extra = f", filter {layer.filter.shape[1]}x{layer.filter.shape[2]}" if isinstance(layer, Conv) \
+        else f", window {layer.window[0]}x{layer.window[1]}"
+    return (f"\n/* {function}: {layer.op} {in_h}x{in_w}x{in_c} -> {out_h}x{out_w}x{out_c}{extra}, "
+            f"stride {layer.stride[0]}x{layer.stride[1]}, padding {layer.padding_name}, {layer.activation} */\n")
+
+
+def _conv(layer: Conv, function: str) -> str:
+    if layer.op == "DEPTHWISE_CONV_2D":
+        return _depthwise(layer, function)
+    (in_h, in_w, in_c), (out_h, out_w, out_c) = layer.in_shape, layer.out_shape
+    kernel_h, kernel_w, filter_depth = (int(d) for d in layer.filter.shape[1:4])
+    groups, window = in_c // filter_depth, window_bytes(layer)
+    bias = layer.bias.astype(np.int64) if layer.bias is not None else np.zeros(out_c, np.int64)
+    # Padded taps are gathered as the input zero point, where (x + input_offset) is 0, so every
+    # window is complete and input_offset * sum(filter) is a per-channel constant.
+    folded = _int32(bias + layer.input_offset * layer.filter.reshape(out_c, -1).astype(np.int64).sum(1), function)
+    group_loop = f"for (group = 0; group < {groups}; ++group) " if groups > 1 else "group = 0;\n            "
+    return (_describe(layer, function)
+            + _array("int8_t", f"{function}_filter", layer.filter, 24)
+            + "/* bias + input_offset * sum(filter): the zero point folded in once per channel */\n"
+            + _array("int32_t", f"{function}_bias", folded, 8)
+            + _requant_arrays(function, layer.requant) + f"""
+static NOINLINE void {function}(const int8_t *input, int8_t *output)
+{{
+    int8_t window[{window}];
+    int out_y, out_x, group, out_c, filter_y, filter_x;
+    for (out_y = 0; out_y < {out_h}; ++out_y) {{
+        const int in_y0 = out_y * {layer.stride[0]} - {layer.padding[0]};
+        for (out_x = 0; out_x < {out_w}; ++out_x) {{
+            const int in_x0 = out_x * {layer.stride[1]} - {layer.padding[1]};
+            {group_loop}{{
+                const int8_t *filter = {function}_filter + group * {out_c // groups * window};
+                for (filter_y = 0; filter_y < {kernel_h}; ++filter_y) {{
+                    const int in_y = in_y0 + {layer.dilation[0]} * filter_y;
+                    for (filter_x = 0; filter_x < {kernel_w}; ++filter_x) {{
+                        const int in_x = in_x0 + {layer.dilation[1]} * filter_x;
+                        int8_t *tap = window + (filter_y * {kernel_w} + filter_x) * {filter_depth};
+                        if (in_y >= 0 && in_y < {in_h} && in_x >= 0 && in_x < {in_w}) {{
+                            memcpy(tap, input + (in_y * {in_w} + in_x) * {in_c} + group * {filter_depth}, {filter_depth});
+                        }} else {{
+                            memset(tap, {-layer.input_offset}, {filter_depth});
+                        }}
+                    }}
+                }}
+                for (out_c = group * {out_c // groups}; out_c < (group + 1) * {out_c // groups}; ++out_c, filter += {window}) {{
+                    const int32_t acc = {function}_bias[out_c] + dot_s8(window, filter, {window});
+                    *output++ = {_requant_call(function, layer.requant, "out_c")};
+                }}
+            }}
+        }}
+    }}
+}}
+""")
+
+
+def _depthwise(layer: Conv, function: str) -> str:
+    (in_h, in_w, in_c), (out_h, out_w, out_c) = layer.in_shape, layer.out_shape
+    kernel_h, kernel_w = (int(d) for d in layer.filter.shape[1:3])
+    stride_h, stride_w = layer.stride
+    dilation_h, dilation_w = layer.dilation
+    pad_h, pad_w = layer.padding
+    multiplier = layer.depth_multiplier
+    bias = layer.bias.astype(np.int64) if layer.bias is not None else np.zeros(out_c, np.int64)
+    return (_describe(layer, function)
+            + _array("int8_t", f"{function}_filter", layer.filter, 24)
+            + _array("int32_t", f"{function}_bias", bias, 8)
+            + _requant_arrays(function, layer.requant) + f"""
+static NOINLINE void {function}(const int8_t *input, int8_t *output)
+{{
+    int out_y, out_x, in_c, m, filter_y, filter_x;
+    for (out_y = 0; out_y < {out_h}; ++out_y) {{
+        const int in_y0 = out_y * {stride_h} - {pad_h};
+        for (out_x = 0; out_x < {out_w}; ++out_x) {{
+            const int in_x0 = out_x * {stride_w} - {pad_w};
+            for (in_c = 0; in_c < {in_c}; ++in_c) {{
+                for (m = 0; m < {multiplier}; ++m) {{
+                    const int out_c = in_c * {multiplier} + m;
+                    int32_t acc = {function}_bias[out_c];
+                    for (filter_y = 0; filter_y < {kernel_h}; ++filter_y) {{
+                        const int in_y = in_y0 + {dilation_h} * filter_y;
+                        if (in_y < 0 || in_y >= {in_h}) {{
+                            continue;
+                        }}
+                        for (filter_x = 0; filter_x < {kernel_w}; ++filter_x) {{
+                            const int in_x = in_x0 + {dilation_w} * filter_x;
+                            if (in_x < 0 || in_x >= {in_w}) {{
+                                continue;
+                            }}
+                            acc += {function}_filter[(filter_y * {kernel_w} + filter_x) * {out_c} + out_c]
+                                   * (input[(in_y * {in_w} + in_x) * {in_c} + in_c] + {layer.input_offset});
+                        }}
+                    }}
+                    *output++ = {_requant_call(function, layer.requant, "out_c")};
+                }}
+            }}
+        }}
+    }}
+}}
+""")
+
+
+def _pool(layer: Pool, function: str) -> str:
+    (in_h, in_w, depth), (out_h, out_w, _) = layer.in_shape, layer.out_shape
+    window_h, window_w = layer.window
+    if layer.op == "MAX_POOL_2D":
+        start, update = "int32_t best = -128;", "best = value > best ? value : best;"
+        finish = "best"
+    else:
+        start, update = "int32_t acc = 0, count = 0;", "acc += value;\n                        ++count;"
+        finish = "acc > 0 ? (acc + count / 2) / count : (acc - count / 2) / count"
+    return _describe(layer, function) + f"""
+static NOINLINE void {function}(const int8_t *input, int8_t *output)
+{{
+    int out_y, out_x, c, y, x;
+    for (out_y = 0; out_y < {out_h}; ++out_y) {{
+        const int in_y0 = out_y * {layer.stride[0]} - {layer.padding[0]};
+        const int y_start = in_y0 < 0 ? -in_y0 : 0;
+        const int y_end = {in_h} - in_y0 < {window_h} ? {in_h} - in_y0 : {window_h};
+        for (out_x = 0; out_x < {out_w}; ++out_x) {{
+            const int in_x0 = out_x * {layer.stride[1]} - {layer.padding[1]};
+            const int x_start = in_x0 < 0 ? -in_x0 : 0;
+            const int x_end = {in_w} - in_x0 < {window_w} ? {in_w} - in_x0 : {window_w};
+            for (c = 0; c < {depth}; ++c) {{
+                {start}
+                int32_t result;
+                for (y = y_start; y < y_end; ++y) {{
+                    for (x = x_start; x < x_end; ++x) {{
+                        const int32_t value = input[((in_y0 + y) * {in_w} + in_x0 + x) * {depth} + c];
+                        {update}
+                    }}
+                }}
+                result = {finish};
+                result = result < {layer.act_min} ? {layer.act_min} : result;
+                result = result > {layer.act_max} ? {layer.act_max} : result;
+                *output++ = (int8_t)result;
+            }}
+        }}
+    }}
+}}
+"""
+
+
+def _fully_connected(layer: FullyConnected, function: str) -> str:
+    units, depth = layer.units, layer.depth
+    bias = layer.bias.astype(np.int64) if layer.bias is not None else np.zeros(units, np.int64)
+    row_sums = layer.filter.astype(np.int64).sum(1)
+    # (f + fo)(x + io) summed = f.x + io*sum(f) + fo*sum(x) + depth*fo*io; only fo*sum(x) needs the input
+    folded = _int32(bias + layer.input_offset * row_sums
+                    + depth * layer.filter_offset * layer.input_offset, function)
+    input_term = f" + {layer.filter_offset} * input_sum" if layer.filter_offset else ""
+    input_sum = f"    const int32_t input_sum = sum_s8(input, {depth});\n" if layer.filter_offset else ""
+    kind = "per-channel" if layer.per_channel else "per-tensor"
+    return (f"\n/* {function}: FULLY_CONNECTED {depth} -> {units}, {kind} weights, {layer.activation} */\n"
+            + _array("int8_t", f"{function}_filter", layer.filter, 24)
+            + "/* bias + input_offset * sum(filter): the zero point folded in once per unit */\n"
+            + _array("int32_t", f"{function}_bias", folded, 8)
+            + _requant_arrays(function, layer.requant) + f"""
+static NOINLINE void {function}(const int8_t *input, int8_t *output)
+{{
+{input_sum}    const int8_t *filter = {function}_filter;
+    int unit;
+    for (unit = 0; unit < {units}; ++unit, filter += {depth}) {{
+        const int32_t acc = {function}_bias[unit] + dot_s8(input, filter, {depth}){input_term};
+        output[unit] = {_requant_call(function, layer.requant, "unit")};
+    }}
+}}
+""")
+
+
+def _softmax(layer: Softmax, function: str) -> str:
+    return f"""
+/* {function}: SOFTMAX over {layer.depth} values; TFLM's input multiplier/shift and diff_min */
+static NOINLINE void {function}(const int8_t *input, int8_t *output)
+{{
+    int row;
+    for (row = 0; row < {layer.rows}; ++row) {{
+        softmax_row(input + row * {layer.depth}, output + row * {layer.depth}, {layer.depth}, {layer.input_multiplier},
+                    {layer.input_left_shift}, {layer.diff_min});
+    }}
+}}
+"""
+
+
+_LAYER_EMITTERS = {Conv: _conv, Pool: _pool, FullyConnected: _fully_connected, Softmax: _softmax}
