@@ -102,6 +102,11 @@ def write_files(files: dict[str, bytes], folder: Path) -> list[Path]:
     return [folder / name for name in files]
 
 
+def write_text_files(files: dict[str, str], folder: Path) -> list[Path]:
+    """`write_files` for UTF-8 text (generated C sources and headers)."""
+    return write_files({name: text.encode("utf-8") for name, text in files.items()}, folder)
+
+
 def git_commit() -> str | None:
     try:
         out = subprocess.run(

@@ -2,7 +2,7 @@
 bare-metal self-test on an emulated Cortex-M4 (QEMU mps2-an386)."""
 
 from digitedge.cgen.csource import generate_c_sources
-from digitedge.cgen.export import export_c, write_c_sources
+from digitedge.cgen.export import export_c
 from digitedge.cgen.host import run_on_host
 from digitedge.cgen.layers import SUPPORTED_OPS
 from digitedge.cgen.oracle import quantize_images, tflm_outputs
@@ -10,5 +10,5 @@ from digitedge.cgen.qemu import QemuResult, format_qemu_result, missing_tools, r
 
 __all__ = [
     "QemuResult", "SUPPORTED_OPS", "export_c", "format_qemu_result", "generate_c_sources", "missing_tools",
-    "quantize_images", "run_on_host", "run_on_qemu", "tflm_outputs", "write_c_sources",
+    "quantize_images", "run_on_host", "run_on_qemu", "tflm_outputs",
 ]

@@ -8,7 +8,6 @@ all files or none, so a failed export never leaves a half-written set.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 from pathlib import Path
 from typing import Sequence
@@ -20,7 +19,7 @@ from digitedge.errors import DigitedgeError
 from digitedge.micro.arena import ALIGNMENT
 from digitedge.micro.resolver import resolver_methods
 from digitedge.micro.tflm import TflmError, run_tflm, tflm_support, to_model_input
-from digitedge.rundir import atomic_path
+from digitedge.rundir import write_text_files
 from digitedge.tflite_model import TensorInfo, read_tflite
 
 MODEL_DATA_H = "model_data.h"
@@ -78,16 +77,8 @@ def sketch_files(files: dict[str, str]) -> dict[str, str]:
 
 
 def write_header_files(files: dict[str, str], out_dir: str | Path) -> list[Path]:
-    """Write every file or none: all are staged beside their targets, then renamed into place."""
-    out_dir = Path(out_dir)
-    with contextlib.ExitStack() as stack:
-        staged = [(stack.enter_context(atomic_path(out_dir / name)), text) for name, text in files.items()]
-        for tmp, text in staged:
-            try:
-                tmp.write_text(text, encoding="utf-8")
-            except OSError as exc:
-                raise DigitedgeError(f"cannot write {tmp.parent}: {exc.strerror or exc}") from None
-    return [out_dir / name for name in files]
+    """Write every file or none (see digitedge.rundir.write_files)."""
+    return write_text_files(files, Path(out_dir))
 
 
 # -- checks ---------------------------------------------------------------------------------------
