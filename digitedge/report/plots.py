@@ -104,7 +104,7 @@ def latency(summary: pd.DataFrame, recommended: str | None) -> bytes | None:
 
 
 def training_curves(metrics: pd.DataFrame) -> bytes:
-    """Accuracy and loss per epoch for training and validation; the best validation epoch marked."""
+    """Accuracy and loss per epoch for training and validation; the epoch whose weights were kept marked."""
     epochs = metrics["epoch"] if "epoch" in metrics.columns else pd.Series(range(1, len(metrics) + 1))
     figure = Figure(figsize=(10, 3.6))
     axes = figure.subplots(1, 2)
@@ -114,9 +114,9 @@ def training_curves(metrics: pd.DataFrame) -> bytes:
                 scale = 100 if key == "accuracy" else 1
                 ax.plot(epochs, metrics[column] * scale, style, marker="o", ms=3,
                         label="validation" if column.startswith("val_") else "training")
-        if "val_accuracy" in metrics.columns and metrics["val_accuracy"].notna().any():
-            best = epochs.iloc[int(metrics["val_accuracy"].to_numpy().argmax())]
-            ax.axvline(best, color="0.5", lw=0.8, ls=":", label=f"best validation (epoch {best})")
+        if "val_loss" in metrics.columns and metrics["val_loss"].notna().any():  # early stopping keeps this epoch
+            best = epochs.iloc[int(metrics["val_loss"].to_numpy().argmin())]
+            ax.axvline(best, color="0.5", lw=0.8, ls=":", label=f"weights kept (epoch {best})")
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(f"{label}{', %' if key == 'accuracy' else ''}")
