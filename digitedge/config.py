@@ -32,7 +32,7 @@ class ModelConfig:
 
 @dataclass
 class TrainConfig:
-    epochs: int = 15
+    epochs: int = 10
     batch_size: int = 128
     learning_rate: float = 3e-3
     patience: int = 4  # early stopping on val_loss
@@ -44,7 +44,7 @@ class TrainConfig:
 @dataclass
 class OptimizeConfig:
     techniques: list[str] = field(default_factory=lambda: list(TECHNIQUES))
-    qat_epochs: int = 3
+    qat_epochs: int = 2
     prune_epochs: int = 4
     prune_qat_epochs: int = 2
     target_sparsity: float = 0.75
