@@ -200,7 +200,12 @@ def recommend(summary: pd.DataFrame, tolerance_pp: float = 0.1) -> Recommendatio
         arena = row["tflm_arena_bytes"]
         reasons.append("It runs on TensorFlow Lite Micro" + ("" if _missing(arena) else f" with a {kilobytes(arena)} tensor arena") + ".")
     elif tflm != MISSING:
-        reasons.append(f"Note: it does not run on TensorFlow Lite Micro ({tflm}); for a microcontroller pick an int8 variant.")
+        on_tflm = within[[runs_on_tflm(value) == "yes" for value in within["tflm_runs"]]]
+        pick = on_tflm.sort_values(["size_bytes", "accuracy"], ascending=[True, False]).index[0] if len(on_tflm) else None
+        reasons.append("Note: it does not run on TensorFlow Lite Micro; "
+                       + (f"for a microcontroller, the smallest variant within {tolerance_pp:.2f} points that TFLM runs "
+                          f"is {pick} ({kilobytes(on_tflm.at[pick, 'size_bytes'])}, {points(on_tflm.at[pick, 'delta_pp'])} "
+                          "points)." if pick else "no variant within tolerance runs on TFLM."))
     smaller_excluded = sized[(sized["size_bytes"] <= row["size_bytes"]) & (sized["delta_pp"] < -tolerance_pp - 1e-9)]
     if not smaller_excluded.empty:
         reasons.append(f"Ruled out as no larger but more than {tolerance_pp:.2f} points below float: " + ", ".join(
