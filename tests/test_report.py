@@ -126,7 +126,7 @@ def test_sections_facts_and_csv(written):
                     "## Per-layer profile", "## Run facts"]:
         assert heading in markdown
     assert markdown.index("## What to deploy") < markdown.index("## All variants") < markdown.index("## Run facts")
-    assert "best validation accuracy 97.50% at epoch 2" in markdown
+    assert "the weights kept are epoch 3's, with the lowest validation loss (0.1200; validation accuracy 97.00%)" in markdown
     assert "gets **2** test images wrong" in markdown and "3, 17" in markdown
     assert "| CONV_2D | 97,344 |" in markdown
     assert "digitedge report runs/tiny" in markdown and "abc1234" in markdown and "0" * 64 in markdown
