@@ -22,23 +22,6 @@ CONFIG = OptimizeConfig(qat_epochs=1, prune_epochs=2, prune_qat_epochs=1, target
 BATCH = 32
 
 
-def synthetic_digits(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Learnable stand-ins for digits: a bright 6x6 patch whose position encodes the label, plus noise."""
-    rng = np.random.default_rng(seed)
-    labels = rng.integers(0, 10, count)
-    images = rng.uniform(0, 0.2, (count, 28, 28, 1)).astype(np.float32)
-    for image, label in zip(images, labels):
-        row, col = 3 + 8 * (label // 4), 3 + 6 * (label % 4)
-        image[row:row + 6, col:col + 6] = 1.0
-    return images, labels
-
-
-@pytest.fixture(scope="module")
-def data():
-    x, y = synthetic_digits(320, seed=0)
-    return x[:256], y[:256], x[256:], y[256:]
-
-
 @pytest.fixture(scope="module")
 def float_model(data):
     keras.utils.set_random_seed(0)
