@@ -49,6 +49,10 @@ data_option = click.option("--data", type=click.Path(readable=False), default=No
 config_option = click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
                              help="TOML config file; CLI options override it.")
 force_option = click.option("--force", is_flag=True, help="Redo stages already done for this config.")
+# a plain string: the pipeline checks the folder and says in one line what is wrong with it
+seed_run_option = click.option("--seed-run", metavar="DIR", default=None,
+                               help="A run trained with --arch seed: its float model is evaluated and timed "
+                                    "as the report's seed_float baseline row.")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -196,12 +200,13 @@ def micro(run_dir, force) -> None:
 @cli.command()
 @run_option
 @click.option("--limit", type=click.IntRange(min=0), default=None, help="Evaluate on the first N test images (0 = all).")
+@seed_run_option
 @force_option
-def evaluate(run_dir, limit, force) -> None:
+def evaluate(run_dir, limit, seed_run, force) -> None:
     """Accuracy, change against float, and agreement of every variant on the test set."""
     from digitedge.pipeline import stage_evaluate
 
-    stage_evaluate(_context_from_run(run_dir, {"benchmark.eval_limit": limit}, force))
+    stage_evaluate(_context_from_run(run_dir, {"benchmark.eval_limit": limit, "evaluate.seed_run": seed_run}, force))
 
 
 @cli.command()
@@ -240,20 +245,22 @@ def report(run_dir, force) -> None:
 @click.option("--epochs", type=click.IntRange(min=1), default=None)
 @click.option("--seed", type=int, default=None)
 @click.option("--arch", type=click.Choice(["compact", "seed"]), default=None)
+@seed_run_option
 @config_option
 @click.option("--out", "run_dir", default=None, type=click.Path(file_okay=False),
               help="Run directory (default: runs/default, or runs/quick with --quick).")
 @data_option
 @force_option
-def run_all(quick, epochs, seed, arch, config_file, run_dir, data, force) -> None:
+def run_all(quick, epochs, seed, arch, seed_run, config_file, run_dir, data, force) -> None:
     """The whole pipeline: data, train, optimize, export, micro check, evaluate, benchmark, report."""
     from digitedge.pipeline import run_pipeline
 
-    overrides = {"train.epochs": epochs, "seed": seed, "model.arch": arch}
+    overrides = {"train.epochs": epochs, "seed": seed, "model.arch": arch, "evaluate.seed_run": seed_run}
     run_dir = run_dir or ("runs/quick" if quick else DEFAULT_RUN)
     overrides = {key: value for key, value in overrides.items() if value is not None}
     context = _context(run_dir, config_file, {**(QUICK if quick else {}), **overrides}, data, force)
-    command = "digitedge run" + (" --quick" if quick else "") + f" --out {run_dir}"
+    command = "digitedge run" + (" --quick" if quick else "") + f" --out {run_dir}" \
+        + (f" --seed-run {seed_run}" if seed_run else "")
     run_pipeline(context, command)
 
 

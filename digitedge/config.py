@@ -61,6 +61,11 @@ class ExportConfig:
 
 
 @dataclass
+class EvaluateConfig:
+    seed_run: str = ""  # a run trained with --arch seed: its float model becomes the report's seed_float row
+
+
+@dataclass
 class BenchmarkConfig:
     runs: int = 300
     warmup: int = 30
@@ -76,6 +81,7 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
     optimize: OptimizeConfig = field(default_factory=OptimizeConfig)
     export: ExportConfig = field(default_factory=ExportConfig)
+    evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
     benchmark: BenchmarkConfig = field(default_factory=BenchmarkConfig)
 
     def validate(self) -> "Config":

@@ -20,7 +20,8 @@ import pandas as pd
 from digitedge import stages
 from digitedge.config import Config, to_dict, to_toml
 from digitedge.errors import DigitedgeError
-from digitedge.rundir import RunDir, git_commit, package_versions, write_bytes, write_files, write_text
+from digitedge.rundir import RunDir, git_commit, package_versions, sha256_file, write_bytes, write_files, write_text
+from digitedge.seed_baseline import SEED_FLOAT, seed_float_facts, seed_float_tflite, seed_model_path
 
 Echo = Callable[[str], None]
 
@@ -45,7 +46,14 @@ class Context:
         return self._data
 
     def fingerprint(self, stage: str) -> str:
-        return stages.fingerprint(self.config, stage, self.data.checksum)
+        seed_model = self.seed_model() if stage == "evaluate" else None
+        outside = {"seed_run": self.config.evaluate.seed_run, "seed_model_sha256": sha256_file(seed_model)} \
+            if seed_model else None
+        return stages.fingerprint(self.config, stage, self.data.checksum, outside)
+
+    def seed_model(self) -> Path | None:
+        """The seed baseline's model file, checked; None when the run has no seed baseline."""
+        return seed_model_path(self.config.evaluate.seed_run) if self.config.evaluate.seed_run else None
 
     def should_skip(self, stage: str) -> bool:
         if not self.force and stages.is_done(self.run, stage, self.fingerprint(stage)):
@@ -344,16 +352,24 @@ def _test_set(context: Context):
 
 
 def stage_evaluate(context: Context) -> None:
-    """Every variant on the test set through LiteRT (and the Keras float model), against float."""
+    """Every variant on the test set through LiteRT (and the Keras float model), against float;
+    with a seed run, its float model too, converted into this run as the seed_float baseline."""
     if context.should_skip("evaluate"):
         return
     context.check_not_overwriting("evaluate")
+    from digitedge.data import normalize
     from digitedge.evaluate import evaluate_variants
 
-    run = context.run
+    run, seed_model = context.run, context.seed_model()
     images, labels = _test_set(context)
     variants = tflite_variants(run)
     with stages.recording(run, "evaluate", context.fingerprint("evaluate")) as facts:
+        seed_file = run.path("evaluate", f"{SEED_FLOAT}.tflite")
+        seed_file.unlink(missing_ok=True)  # a baseline from an earlier config must not outlive it
+        if seed_model:
+            context.echo(f"[evaluate] {SEED_FLOAT}: converting {seed_model}")
+            variants[SEED_FLOAT] = seed_float_tflite(seed_model, normalize(context.data.x_test[:100]))
+            write_bytes(seed_file, variants[SEED_FLOAT])
         evaluation = evaluate_variants(images, labels, keras_model=load_float_model(run), tflite_variants=variants)
         table = evaluation.table()
         write_text(run.path("evaluate", "evaluation.csv"), table.to_csv())
@@ -363,13 +379,25 @@ def stage_evaluate(context: Context) -> None:
         write_text(run.path("evaluate", "predictions.csv"), predictions.to_csv(index_label="test_index"))
         for name, row in table.iterrows():
             facts[name] = {key: float(row[key]) for key in ("accuracy", "delta_pp", "agreement")}
+        if seed_model:
+            facts[SEED_FLOAT].update(seed_float_facts(variants[SEED_FLOAT]),
+                                     seed_run=context.config.evaluate.seed_run,
+                                     seed_model_sha256=sha256_file(seed_model))
     save_config(context)
     context.echo(table[["accuracy", "delta_pp", "agreement", "errors"]].to_string(
         formatters={"accuracy": "{:.2%}".format, "delta_pp": "{:+.2f}".format, "agreement": "{:.2%}".format}))
 
 
+def baseline_variants(run: RunDir) -> dict[str, bytes]:
+    """The seed baseline's .tflite when the evaluate stage made one: timed and tabled, never exported."""
+    if SEED_FLOAT not in run.read_manifest().get("stages", {}).get("evaluate", {}):
+        return {}
+    return {SEED_FLOAT: run.path("evaluate", f"{SEED_FLOAT}.tflite").read_bytes()}
+
+
 def stage_benchmark(context: Context, model_files: list[str] | None = None) -> None:
-    """Interleaved batch-1 latency of every variant (LiteRT, and TFLM for int8), one process."""
+    """Interleaved batch-1 latency of every variant (LiteRT, and TFLM for int8) and the seed
+    baseline, one process."""
     from digitedge.benchmark import benchmark_files, benchmark_variants, save_benchmark
 
     options = dict(runs=context.config.benchmark.runs, warmup=context.config.benchmark.warmup,
@@ -381,7 +409,7 @@ def stage_benchmark(context: Context, model_files: list[str] | None = None) -> N
         return
     context.check_not_overwriting("benchmark")
     run = context.run
-    variants = tflite_variants(run)
+    variants = {**tflite_variants(run), **baseline_variants(run)}
     with stages.recording(run, "benchmark", context.fingerprint("benchmark")) as facts:
         result = benchmark_variants(variants, **options)
         save_benchmark(result, run.path("benchmark"))
@@ -398,17 +426,19 @@ def summary_table(run: RunDir) -> pd.DataFrame:
     recorded = manifest.get("stages", {})
     evaluation = pd.read_csv(run.path("evaluate", "evaluation.csv"), index_col="variant")
     benchmark = pd.read_csv(run.path("benchmark", "benchmark.csv"), index_col="variant")
+    variants = {**tflite_variants(run), **baseline_variants(run)}
     rows = []
     for name in evaluation.index:
         row = {"variant": name, **evaluation.loc[name, ["accuracy", "delta_pp", "agreement"]].to_dict()}
-        path = run.path("tflite", f"{name}.tflite")
-        if path.is_file():
-            data = path.read_bytes()
-            micro = recorded.get("micro", {}).get(name, {})
+        if name in variants:
+            data = variants[name]
+            # what each stage measured of it; the seed baseline's sparsity and MACs come from evaluate
+            measured = {**recorded["convert"].get(name, {}), **recorded.get("micro", {}).get(name, {}),
+                        **recorded["evaluate"].get(name, {})}
             row.update(size_bytes=len(data), gzip_bytes=len(gzip.compress(data, 9, mtime=0)),
-                       sparsity=recorded["convert"][name]["weight_sparsity"], macs=micro.get("macs"),
-                       tflm_runs=micro.get("tflm", {}).get("runs"),
-                       tflm_arena_bytes=micro.get("arena", {}).get("minimum_bytes"))
+                       sparsity=measured["weight_sparsity"], macs=measured.get("macs"),
+                       tflm_runs=measured.get("tflm", {}).get("runs"),
+                       tflm_arena_bytes=measured.get("arena", {}).get("minimum_bytes"))
             if name in benchmark.index:
                 row.update(benchmark.loc[name, ["latency_median_us", "latency_p90_us", "speedup_vs_float32",
                                                 "tflm_latency_median_us"]].to_dict())
@@ -452,6 +482,10 @@ def stage_report(context: Context, command: str) -> Path:
     extra = {"seed": str(config.seed), "test images": f"{len(labels):,}",
              "float training": f"{manifest['stages']['train']['epochs_run']} epochs, "
                                f"{manifest['stages']['train']['train_seconds']:.0f} s"}
+    seed = manifest["stages"]["evaluate"].get(SEED_FLOAT)
+    if seed:
+        extra["seed baseline"] = (f"{SEED_FLOAT}: the float model of {seed['seed_run']} "
+                                  f"(sha256 {seed['seed_model_sha256']})")
     if parity:
         extra["TFLite Micro parity"] = (
             f"{parity['variant']}: TFLM accuracy {parity['tflm_accuracy']:.2%}; same class as LiteRT XNNPACK on "
@@ -482,6 +516,7 @@ def run_pipeline(context: Context, command: str) -> Path:
              ("micro", stage_micro), ("evaluate", stage_evaluate), ("benchmark", stage_benchmark)]
     started = time.perf_counter()
     context.run.check_writable()
+    context.seed_model()  # a bad seed run fails now, not after training
     check_budgets(context)
     for number, (name, stage) in enumerate(steps, start=1):
         context.echo(f"== stage {number}/{len(steps) + 1}: {name}")

@@ -29,13 +29,18 @@ SECTIONS = {
 }
 
 
-def fingerprint(config: Config, stage: str, data_checksum: str) -> str:
-    """Hash of everything `stage` and its upstream stages read."""
+def fingerprint(config: Config, stage: str, data_checksum: str, outside: dict | None = None) -> str:
+    """Hash of everything `stage` and its upstream stages read.
+
+    `outside` identifies files from outside the run that `stage` itself reads (the seed baseline's
+    model, for evaluate); later stages read what it wrote and are redone when it is. Without it the
+    hash is the one runs made before it existed.
+    """
     values = to_dict(config)
     upstream = ORDER[: ORDER.index(stage) + 1]
     relevant = {section: values[section] for name in upstream for section in SECTIONS[name]}
-    blob = json.dumps({"data": data_checksum, "config": relevant}, sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+    content = {"data": data_checksum, "config": relevant, **({"outside": outside} if outside else {})}
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def is_done(run: RunDir, stage: str, stage_fingerprint: str) -> bool:

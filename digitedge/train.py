@@ -55,8 +55,9 @@ def make_dataset(x, y, config: TrainConfig, seed: int, training: bool):
     if training:
         dataset = dataset.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
         if config.augment and config.max_shift_pixels > 0:
-            # The counter runs across epochs, so every epoch draws new shifts.
-            dataset = dataset.repeat(config.epochs).enumerate().map(
+            # The counter runs across epochs, so every epoch draws new shifts; the repeat is endless
+            # because Keras takes a fixed steps_per_epoch from it (a finite one runs out mid-epoch).
+            dataset = dataset.repeat().enumerate().map(
                 _random_shift(config.max_shift_pixels, seed), num_parallel_calls=tf.data.AUTOTUNE)
             steps = int(np.ceil(len(x) / config.batch_size))
             return dataset.batch(config.batch_size).prefetch(2), steps

@@ -200,6 +200,12 @@ def _mirror_wheel_case(tmp, monkeypatch):
     return ["data"], tmp
 
 
+def _unfinished_seed_run(tmp):
+    (tmp / "half").mkdir()
+    (tmp / "half" / "config.toml").write_text('[model]\narch = "seed"\n')
+    return ["run", "--seed-run", tmp / "half", "--out", tmp / "new_run"], tmp
+
+
 def _file_as_parent(tmp):
     (tmp / "a_file").write_text("x")
     return ["train", "--out", tmp / "a_file" / "run"], tmp
@@ -289,6 +295,13 @@ CASES = {
                                                                         "representative_samples = 5000")),
                      (["run", "--config", tmp / "big.toml", "--out", tmp / "new_run"], tmp))[1],
         "export.representative_samples (5000) is larger than the training set (2000 images", True),
+    "seed run: missing folder": (lambda tmp: (["run", "--seed-run", tmp / "nope", "--out", tmp / "new_run"], tmp),
+                                 "/nope: no such run directory", False),
+    "seed run: not trained with --arch seed": (
+        lambda tmp: (["evaluate", "--run", small_run(), "--seed-run", small_run()], small_run()),
+        "is a run of the 'compact' model, not one trained with --arch seed", True),
+    "seed run: training not finished": (_unfinished_seed_run, "half has no finished train stage (train/model.keras)",
+                                        False),
     "output: parent is a file": (_file_as_parent, "a_file is not a folder", False),
     "output: existing run, other config, no --force": (
         lambda tmp: (["train", "--config", small_config(), "--out", small_run(), "--epochs", "2"], small_run()),

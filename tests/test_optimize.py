@@ -59,7 +59,7 @@ def _layer_types(model) -> set[str]:
 def _check_metrics(metrics, epochs: int, lr: float) -> None:
     assert list(metrics.columns[:len(METRIC_COLUMNS)]) == METRIC_COLUMNS
     assert metrics["epoch"].tolist() == list(range(1, epochs + 1))
-    assert np.allclose(metrics["lr"], lr)
+    assert np.allclose(metrics["learning_rate"], lr)
     assert np.isfinite(metrics[["loss", "accuracy", "val_loss", "val_accuracy", "seconds"]].to_numpy()).all()
     assert (metrics["seconds"] > 0).all()
 

@@ -168,3 +168,18 @@ def test_tflm_latency_column_appears_when_given(tmp_path):
     rows = _variants_table(write_report(summary, tmp_path, facts=RunFacts("x", "x", {}, "cmd")).markdown.read_text())
     assert rows[0][-1] == "TFLM host µs"
     assert dict(zip(rows[0], next(row for row in rows if row[0] == "int8_qat")))["TFLM host µs"] == "910.0"
+
+
+def test_seed_baseline_is_compared_but_never_recommended(tmp_path):
+    summary = _summary().set_index("variant")
+    summary.loc["seed_float"] = summary.loc["float32"]
+    summary.loc["seed_float", ["accuracy", "delta_pp", "size_bytes"]] = [0.9915, 0.05, 4_800_000]
+    files = write_report(summary, tmp_path, facts=RunFacts("x", "x", {}, "cmd"), int8_variant="int8_qat")
+    markdown = files.markdown.read_text()
+    assert files.recommendation.variant == "int8_qat"
+    assert [row[0] for row in _variants_table(markdown)][-1] == "seed_float"
+    assert ("`int8_qat` is 200.0× smaller (23.4 KB against 4,687.5 KB) with accuracy 99.04% against 99.15% "
+            "(−0.11 points)") in markdown
+    assert markdown.count("5 variants of the handwritten-digit classifier") == 1
+    summary.loc["seed_float", "size_bytes"] = 1_000  # smallest and within tolerance: still another model
+    assert recommend(summary).variant == "int8_qat"

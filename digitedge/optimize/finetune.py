@@ -14,7 +14,7 @@ import pandas as pd
 import tf_keras as keras
 
 KERNEL_NAMES = ("kernel", "depthwise_kernel")  # the variables pruning zeroes
-METRIC_COLUMNS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds"]
+METRIC_COLUMNS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "seconds"]
 
 
 def clone_with_weights(model: keras.Model) -> keras.Model:
@@ -51,7 +51,7 @@ class _EpochLog(keras.callbacks.Callback):
         if isinstance(lr, keras.optimizers.schedules.LearningRateSchedule):
             lr = lr(self.model.optimizer.iterations)
         row = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()},
-               "lr": float(keras.backend.get_value(lr)), "seconds": time.perf_counter() - self._start}
+               "learning_rate": float(keras.backend.get_value(lr)), "seconds": time.perf_counter() - self._start}
         if self.track_sparsity:
             row["sparsity"] = kernel_sparsity(self.model)
         self.rows.append(row)

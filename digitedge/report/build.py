@@ -16,9 +16,10 @@ from digitedge.errors import DigitedgeError
 from digitedge.evaluate import Misclassified
 from digitedge.report import plots
 from digitedge.report.render import Block, Bullets, FigureBlock, Heading, Paragraph, Table, html_page, markdown
-from digitedge.report.tables import (MISSING, Recommendation, frame_cells, ordered_summary, pareto_front, percent,
-                                     recommend, summary_cells)
+from digitedge.report.tables import (BASELINES, MISSING, Recommendation, frame_cells, kilobytes, ordered_summary,
+                                     pareto_front, percent, points, recommend, summary_cells)
 from digitedge.rundir import write_bytes, write_text
+from digitedge.seed_baseline import SEED_FLOAT
 
 GRID_LIMIT = 40  # misclassified digits shown; the rest are counted
 
@@ -64,7 +65,22 @@ def _deploy_section(recommendation: Recommendation) -> list[Block]:
             Bullets(recommendation.reasons)]
 
 
-def _variants_section(frame: pd.DataFrame, test_images: int | None) -> list[Block]:
+def _seed_comparison(frame: pd.DataFrame, int8_variant: str) -> list[Block]:
+    """One sentence on what the compact int8 model costs against the seed preset's float model."""
+    if SEED_FLOAT not in frame.index or int8_variant not in frame.index \
+            or frame.loc[[SEED_FLOAT, int8_variant], ["size_bytes", "accuracy"]].isna().any(axis=None):
+        return []
+    seed, compact = frame.loc[SEED_FLOAT], frame.loc[int8_variant]
+    factor = float(seed["size_bytes"]) / float(compact["size_bytes"])
+    return [Paragraph(
+        f"Against the seed baseline (`{SEED_FLOAT}`: the seed preset's float model, trained in its own run), "
+        f"`{int8_variant}` is " + (f"{factor:,.1f}× smaller" if factor >= 1 else f"{1 / factor:,.1f}× larger")
+        + f" ({kilobytes(compact['size_bytes'])} against {kilobytes(seed['size_bytes'])}) with accuracy "
+        f"{percent(compact['accuracy'])} against {percent(seed['accuracy'])} "
+        f"({points(100 * (compact['accuracy'] - seed['accuracy']))} points).")]
+
+
+def _variants_section(frame: pd.DataFrame, test_images: int | None, int8_variant: str) -> list[Block]:
     header, rows, right = summary_cells(frame)
     on = f"the {test_images:,} test images" if test_images else "the test set"
     return [
@@ -77,6 +93,7 @@ def _variants_section(frame: pd.DataFrame, test_images: int | None) -> list[Bloc
                   + ("; 'TFLM host µs' is TensorFlow Lite Micro's reference kernels on the same host"
                      if "tflm_latency_median_us" in frame.columns else "") + ". "
                   f"'{MISSING}' means not applicable or not measured."),
+        *_seed_comparison(frame, int8_variant),
     ]
 
 
@@ -178,10 +195,12 @@ def write_report(summary: pd.DataFrame, out_dir: str | Path, *, facts: RunFacts,
 
     blocks: list[Block] = [
         Heading(f"digitedge report: {facts.run_name}", level=1),
-        Paragraph(f"{len(frame)} variants of the handwritten-digit classifier, from the Keras float model to "
-                  "int8 TensorFlow Lite for a microcontroller, compared on accuracy, size and speed."),
+        Paragraph(f"{len(frame.index.difference(BASELINES))} variants of the handwritten-digit classifier, from "
+                  "the Keras float model to int8 TensorFlow Lite for a microcontroller, compared on accuracy, size and "
+                  "speed" + (", with the seed preset's float model as a baseline"
+                             if frame.index.isin(BASELINES).any() else "") + "."),
         *_deploy_section(recommendation),
-        *_variants_section(frame, test_images),
+        *_variants_section(frame, test_images, int8_variant),
         *_size_section(frame, recommendation),
         *_latency_section(frame, recommendation, latency_note),
         *_training_section(metrics),

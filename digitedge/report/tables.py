@@ -13,9 +13,12 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from digitedge.seed_baseline import SEED_FLOAT
+
 MISSING = "—"
 VARIANT_ORDER = ["keras_float", "float32", "float16", "dynamic_range", "int8_ptq", "int8_qat",
-                 "pruned_float32", "pruned_int8", "pruned_qat_int8", "seed_float"]
+                 "pruned_float32", "pruned_int8", "pruned_qat_int8", SEED_FLOAT]
+BASELINES = (SEED_FLOAT,)  # other models shown for comparison: never recommended
 FRACTION_COLUMNS = ("accuracy", "agreement", "sparsity")  # stored in [0, 1], shown as percentages
 
 
@@ -164,10 +167,10 @@ def pareto_front(sizes: pd.Series, accuracies: pd.Series) -> list[str]:
 def recommend(summary: pd.DataFrame, tolerance_pp: float = 0.1) -> Recommendation:
     """The smallest variant (size_bytes) whose accuracy is within `tolerance_pp` points of float.
 
-    Ties in size go to the more accurate variant. The reasons say what was chosen, what it costs,
-    and which smaller variants were ruled out and why.
+    Ties in size go to the more accurate variant; BASELINES are not variants and never chosen. The
+    reasons say what was chosen, what it costs, and which smaller variants were ruled out and why.
     """
-    frame = ordered_summary(summary)
+    frame = ordered_summary(summary).drop(index=list(BASELINES), errors="ignore")
     sized = frame[frame["size_bytes"].notna() & frame["delta_pp"].notna()]
     within = sized[sized["delta_pp"] >= -tolerance_pp - 1e-9]
     if within.empty:
