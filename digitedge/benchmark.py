@@ -2,8 +2,11 @@
 
 Every round gives every variant one slot, in an order shuffled per round with a seeded RNG, so a
 burst of load from another process hits all variants alike and int8 / float32 stays meaningful.
-A slot is an untimed invoke then a timed one: the timed invoke finds the model's weights in cache,
+A slot is an untimed invoke then timed ones: the timed invokes find the model's weights in cache,
 as on a device that runs one model, instead of measuring the cache misses interleaving causes.
+A sample is the mean of as many back-to-back invokes as fill ~SAMPLE_US (one for TFLite Micro's
+millisecond invokes): a timer interrupt or hypervisor exit then blurs into the sample instead of
+doubling a 50 us one, so p90 tells a steady machine from a busy one.
 A one-op model timed in the same rounds gives the fixed per-invoke cost (Python binding, delegate
 dispatch), which dominates models this small; latencies are also reported with it subtracted.
 TFLite Micro's host interpreter (reference kernels, what a microcontroller runs) is timed in the
@@ -31,6 +34,9 @@ from digitedge.errors import DigitedgeError
 from digitedge.evaluate import load_interpreter, quantize_input, scale_images
 from digitedge.rundir import write_json, write_text
 from digitedge.tflite_model import read_tflite, read_tflite_file
+
+SAMPLE_US = 500  # target duration of one timed sample
+MAX_INVOKES_PER_SAMPLE = 100
 
 MEMORY_METHOD = ("peak RSS growth (VmHWM, KiB) in a fresh subprocess per model, from just before Interpreter "
                  "construction through allocate_tensors and the invokes; VmHWM reset via /proc/self/clear_refs")
@@ -82,7 +88,10 @@ class BenchmarkResult:
         return {
             "settings": {"threads": self.threads, "runs": self.runs, "warmup": self.warmup,
                          "tflm_runs": self.tflm_runs, "seed": self.seed, "batch": 1,
-                         "order": "interleaved round-robin, order shuffled per round; each slot = untimed invoke + timed invoke"},
+                         "order": "interleaved round-robin, order shuffled per round; each slot = untimed invoke + one "
+                                  "timed sample",
+                         "sample": f"mean of back-to-back invokes filling ~{SAMPLE_US} us (per variant: "
+                                   "invokes_per_sample)"},
             "overhead": {"model": "one float32 ADD on a (1,28,28,1) tensor",
                          "median_us": self.overhead_median_us, "p90_us": self.overhead_p90_us,
                          "peak_rss_delta_kib": _json_value(self.overhead_peak_rss_kib)},
@@ -113,7 +122,8 @@ class BenchmarkResult:
                  for row in cells]
         lines.insert(1, "  ".join("-" * width for width in widths))
         lines.append(f"threads={self.threads}, batch=1, {self.runs} interleaved rounds after {self.warmup} warm-up "
-                     f"(TFLM: {self.tflm_runs} rounds); per-invoke overhead {self.overhead_median_us:.1f} us "
+                     f"(TFLM: {self.tflm_runs} rounds), a sample = mean of back-to-back invokes filling "
+                     f"~{SAMPLE_US} us; per-invoke overhead {self.overhead_median_us:.1f} us "
                      f"(p90 {self.overhead_p90_us:.1f}), subtracted in 'Net us'")
         lines.append(f"Peak RSS: growth in a fresh process per model; the runtime alone (one-op model) takes "
                      f"{_number(self.overhead_peak_rss_kib, '{:,.0f}')} KiB of it")
@@ -132,6 +142,32 @@ def _json_value(value):
     if isinstance(value, np.bool_):
         return bool(value)
     return value
+
+
+SIMD_FLAGS = ("avx2", "avx512f", "asimd")  # x86 AVX2 / AVX-512, Arm NEON
+INT8_DOT_FLAGS = ("avx_vnni", "avx512_vnni", "amx_int8", "asimddp", "i8mm")  # int8 dot-product instructions
+
+
+def cpu_features(cpuinfo: str) -> dict[str, list[str]]:
+    """The vector and int8 dot-product features /proc/cpuinfo lists: they decide whether int8 can beat float.
+
+    Without an int8 dot product, XNNPACK's int8 kernels widen each product to 16 bits and gain
+    little or nothing over float FMA; with one, they run several times more multiply-adds per cycle.
+    """
+    flags = set()
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip().lower() in ("flags", "features"):
+            flags.update(value.split())
+    return {"simd": [flag for flag in SIMD_FLAGS if flag in flags],
+            "int8_dot_product": [flag for flag in INT8_DOT_FLAGS if flag in flags]}
+
+
+def _host_cpu_features() -> dict[str, list[str]] | None:
+    try:
+        return cpu_features(Path("/proc/cpuinfo").read_text())
+    except OSError:  # not Linux
+        return None
 
 
 @functools.cache
@@ -154,7 +190,15 @@ class _Timed:
     feed: Callable[[], None]
     invoke: Callable[[], object]
     rounds: int
-    samples_ns: list[int] = field(default_factory=list)
+    samples_ns: list[float] = field(default_factory=list)  # per-invoke time: a sample's time / invokes_per_sample
+    invokes_per_sample: int = 1
+
+    def time_sample(self) -> None:
+        self.feed()
+        start = time.perf_counter_ns()
+        for _ in range(self.invokes_per_sample):
+            self.invoke()
+        self.samples_ns.append((time.perf_counter_ns() - start) / self.invokes_per_sample)
 
 
 def _litert_timed(name: str, data: bytes, image: np.ndarray, threads: int, rounds: int) -> _Timed:
@@ -207,9 +251,14 @@ def _stats_us(samples_ns: list[int]) -> tuple[float, float, float]:
 
 def _run_rounds(entries: list[_Timed], warmup: int, seed: int) -> None:
     for entry in entries:
-        for _ in range(warmup):
+        warm_ns = []
+        for _ in range(max(warmup, 1)):
             entry.feed()
+            start = time.perf_counter_ns()
             entry.invoke()
+            warm_ns.append(time.perf_counter_ns() - start)
+        entry.invokes_per_sample = int(np.clip(round(SAMPLE_US * 1e3 / max(np.median(warm_ns), 1.0)),
+                                               1, MAX_INVOKES_PER_SAMPLE))
     rng = np.random.default_rng(seed)
     gc_was_enabled = gc.isenabled()
     gc.disable()  # a collection inside a timed invoke would be charged to whichever model was running
@@ -220,10 +269,7 @@ def _run_rounds(entries: list[_Timed], warmup: int, seed: int) -> None:
                 entry = active[position]
                 entry.feed()
                 entry.invoke()  # untimed: brings this model's weights back into cache, as on a device running one model
-                entry.feed()
-                start = time.perf_counter_ns()
-                entry.invoke()
-                entry.samples_ns.append(time.perf_counter_ns() - start)
+                entry.time_sample()
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -248,7 +294,8 @@ def benchmark_variants(variants: Mapping[str, bytes], *, runs: int = 300, warmup
         image = np.random.default_rng(seed).integers(0, 256, (28, 28), dtype=np.uint8)
     tflm_runs = min(tflm_runs, runs)
     machine = {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version(),
-               "load_average_1min": os.getloadavg()[0] if hasattr(os, "getloadavg") else None}
+               "load_average_1min": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
+               "cpu_features": _host_cpu_features()}
     input_dtypes = {name: read_tflite(data, f"variant {name}").input.dtype for name, data in variants.items()}
 
     overhead = _litert_timed("one-op overhead model", overhead_model_bytes(), image, threads, runs)
@@ -286,6 +333,7 @@ def benchmark_variants(variants: Mapping[str, bytes], *, runs: int = 300, warmup
             "peak_rss_delta_kib": peak_rss_delta_kib(data, threads) if measure_memory else math.nan,
             "threads": threads,
             "timed_runs": runs,
+            "invokes_per_sample": litert[name].invokes_per_sample,
         })
     table = pd.DataFrame(rows).set_index("variant")
     float32_median = table["latency_median_us"].get("float32", math.nan)

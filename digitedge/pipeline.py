@@ -505,9 +505,22 @@ def stage_report(context: Context, command: str) -> Path:
             confusion_float=confusion.get("keras_float"), confusion_int8=confusion.get(deployed),
             misclassified=misclassified, layer_profile=profile, int8_variant=deployed or "int8_qat",
             latency_note=f"Per-invoke overhead of a one-op model in the same run: "
-                         f"{benchmark['overhead_median_us']:.1f} µs.")
+                         f"{benchmark['overhead_median_us']:.1f} µs." + _int8_speed_note(summary, deployed, benchmark))
     context.echo(f"[report] {files.markdown}\n[report] {files.html}")
     return files.markdown
+
+
+def _int8_speed_note(summary: pd.DataFrame, deployed: str | None, benchmark: dict) -> str:
+    """Why int8 is not faster than float32 on this host, from the CPU features the benchmark recorded."""
+    features = benchmark.get("machine", {}).get("cpu_features")
+    rows = summary.set_index("variant") if "variant" in summary.columns else summary
+    speed = rows["speedup_vs_float32"].get(deployed) if deployed and "speedup_vs_float32" in rows else None
+    if not features or speed is None or not speed < 1 or features["int8_dot_product"]:
+        return ""
+    simd = ", ".join(features["simd"]) or "no AVX2/NEON"
+    return (f" `{deployed}` runs at ×{speed:.2f} the speed of float32 here: this CPU has {simd} but no int8 "
+            "dot-product instruction (AVX-VNNI, AVX-512 VNNI, Arm dotprod), so XNNPACK widens every int8 "
+            "product to 16 bits and gains nothing over float's FMA units.")
 
 
 def run_pipeline(context: Context, command: str) -> Path:

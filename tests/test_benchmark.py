@@ -108,3 +108,29 @@ def test_script_reports_a_bad_model_in_one_line(tmp_path, capsys):
     assert script.main(["--model", str(path), "--no-memory"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error:") and str(path) in err and "\n" not in err
+
+
+def test_a_sample_averages_back_to_back_invokes_sized_from_the_warm_up(result):
+    from digitedge.benchmark import MAX_INVOKES_PER_SAMPLE, _run_rounds, _Timed
+
+    calls = []
+    entry = _Timed(feed=lambda: None, invoke=lambda: calls.append(1), rounds=4)
+    _run_rounds([entry], warmup=2, seed=0)
+    assert entry.invokes_per_sample == MAX_INVOKES_PER_SAMPLE  # a no-op invoke is far below SAMPLE_US
+    assert len(calls) == 2 + 4 * (1 + MAX_INVOKES_PER_SAMPLE)  # warm-up, then per round: untimed + one sample
+    assert len(entry.samples_ns) == 4
+    table = result.table  # tiny real models take microseconds: several invokes fill a sample
+    assert (table["invokes_per_sample"] > 1).all() and (table["invokes_per_sample"] <= MAX_INVOKES_PER_SAMPLE).all()
+
+
+def test_cpu_features_name_the_vector_and_int8_dot_product_flags(result):
+    from digitedge.benchmark import cpu_features
+
+    epyc = "processor\t: 0\nflags\t\t: fpu sse2 avx fma avx2 bmi2\nprocessor\t: 1\nflags\t\t: fpu avx2\n"
+    assert cpu_features(epyc) == {"simd": ["avx2"], "int8_dot_product": []}
+    icelake = "flags\t: avx2 avx512f avx512_vnni\n"
+    assert cpu_features(icelake) == {"simd": ["avx2", "avx512f"], "int8_dot_product": ["avx512_vnni"]}
+    graviton = "Features\t: fp asimd evtstrm asimddp i8mm\n"
+    assert cpu_features(graviton) == {"simd": ["asimd"], "int8_dot_product": ["asimddp", "i8mm"]}
+    recorded = result.machine["cpu_features"]  # this host's, kept with the figures it explains
+    assert recorded is None or set(recorded) == {"simd", "int8_dot_product"}

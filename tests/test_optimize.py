@@ -16,6 +16,7 @@ from digitedge.model import build_model
 from digitedge.modelio import load_keras_model, model_suffix, save_keras_model
 from digitedge.optimize import METRIC_COLUMNS, kernel_sparsity, pruning_schedule, train_pruned, \
     train_pruned_qat, train_qat
+from digitedge.optimize.prune import layer_sparsities
 
 TINY = ModelConfig(filters=[2, 4, 8], dropout=0.1)
 CONFIG = OptimizeConfig(qat_epochs=1, prune_epochs=2, prune_qat_epochs=1, target_sparsity=0.75)
@@ -82,16 +83,25 @@ def test_qat_is_deterministic_for_a_seed(float_model, data, qat):
     assert np.array_equal(qat[1]["loss"], metrics["loss"])
 
 
-def test_pruning_reaches_the_target_in_every_layer_and_strips_wrappers(pruned):
+def test_pruning_reaches_the_target_overall_keeps_the_small_first_conv_dense_and_strips_wrappers(pruned):
     model, metrics = pruned
     assert "PruneLowMagnitude" not in _layer_types(model)
     _check_metrics(metrics, CONFIG.prune_epochs, CONFIG.prune_learning_rate)
     assert metrics["sparsity"].iloc[-1] == pytest.approx(kernel_sparsity(model))
-    for layer in model.layers:
-        if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)):
-            kernel = layer.kernel.numpy()
-            expected_zeros = kernel.size - max(1, round(kernel.size * (1 - CONFIG.target_sparsity)))
-            assert np.count_nonzero(kernel == 0) >= expected_zeros, layer.name
+    sparsities = layer_sparsities(model, CONFIG.target_sparsity)
+    assert "conv1" not in sparsities and all(value > CONFIG.target_sparsity for value in sparsities.values())
+    assert np.count_nonzero(model.get_layer("conv1").kernel.numpy() == 0) == 0
+    for name, sparsity in sparsities.items():
+        kernel = model.get_layer(name).kernel.numpy()
+        expected_zeros = kernel.size - max(1, round(kernel.size * (1 - sparsity)))
+        assert np.count_nonzero(kernel == 0) >= expected_zeros, name
+    assert kernel_sparsity(model) == pytest.approx(CONFIG.target_sparsity, abs=0.005)
+
+
+def test_a_target_the_pruned_layers_cannot_hold_is_rejected_in_one_line(float_model):
+    with pytest.raises(DigitedgeError, match=r"optimize.target_sparsity 0.995 cannot be reached") as error:
+        layer_sparsities(float_model, 0.995)
+    assert "\n" not in str(error.value)
 
 
 @pytest.mark.parametrize("images,batch,epochs", [(256, 32, 1), (256, 32, 2), (55000, 128, 4), (1000, 64, 3)])

@@ -92,3 +92,17 @@ def test_a_second_run_skips_finished_stages(quick_run):
     for stage in ("train", "optimize", "convert", "micro", "evaluate", "benchmark"):
         assert f"[{stage}] already done" in again.stdout
     assert json.loads(before)["stages"]["train"] == json.loads((run / "manifest.json").read_text())["stages"]["train"]
+
+
+def test_the_report_says_why_int8_is_slower_only_on_a_cpu_without_an_int8_dot_product():
+    from digitedge.pipeline import _int8_speed_note
+
+    summary = pd.DataFrame({"variant": ["float32", "int8_qat"], "speedup_vs_float32": [1.0, 0.63]})
+    avx2 = {"machine": {"cpu_features": {"simd": ["avx2"], "int8_dot_product": []}}}
+    note = _int8_speed_note(summary, "int8_qat", avx2)
+    assert "×0.63" in note and "avx2" in note and "no int8 dot-product instruction" in note
+    vnni = {"machine": {"cpu_features": {"simd": ["avx2"], "int8_dot_product": ["avx_vnni"]}}}
+    assert _int8_speed_note(summary, "int8_qat", vnni) == ""
+    faster = pd.DataFrame({"variant": ["float32", "int8_qat"], "speedup_vs_float32": [1.0, 1.8]})
+    assert _int8_speed_note(faster, "int8_qat", avx2) == ""
+    assert _int8_speed_note(summary, "int8_qat", {"machine": {}}) == ""  # runs benchmarked before it was recorded
