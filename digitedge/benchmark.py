@@ -244,7 +244,7 @@ def peak_rss_delta_kib(data: bytes, threads: int = 1, runs: int = 10) -> float:
     return float(probe.stdout.decode().split()[-1])
 
 
-def _stats_us(samples_ns: list[int]) -> tuple[float, float, float]:
+def _stats_us(samples_ns: list[float]) -> tuple[float, float, float]:
     median, p90, p99 = np.percentile(np.asarray(samples_ns, dtype=np.float64) / 1e3, [50, 90, 99])
     return float(median), float(p90), float(p99)
 
