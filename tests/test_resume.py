@@ -28,6 +28,19 @@ def _interrupt_on_call(monkeypatch, module, name: str, call: int):
     monkeypatch.setattr(module, name, interrupted)
 
 
+def interrupt_at_second_epoch(monkeypatch) -> None:
+    """Training raises KeyboardInterrupt (Ctrl-C) as epoch 2 begins, until monkeypatch.undo()."""
+    from digitedge import train
+
+    real_begin = train.EpochLog.on_epoch_begin
+
+    def stop_at_second_epoch(self, epoch, logs=None):
+        if epoch == 1:
+            raise KeyboardInterrupt
+        real_begin(self, epoch, logs)
+
+    monkeypatch.setattr(train.EpochLog, "on_epoch_begin", stop_at_second_epoch)
+
 def test_interrupted_run_resumes_from_the_next_stage(tmp_path, monkeypatch):
     from digitedge.micro import tflm
     from digitedge.rundir import RunDir
@@ -58,7 +71,6 @@ def test_interrupted_run_resumes_from_the_next_stage(tmp_path, monkeypatch):
 
 
 def test_interrupted_training_resumes_from_the_last_epoch(tmp_path, monkeypatch):
-    from digitedge import train
     from digitedge.rundir import RunDir
 
     config = tmp_path / "two_epochs.toml"
@@ -66,14 +78,7 @@ def test_interrupted_training_resumes_from_the_last_epoch(tmp_path, monkeypatch)
     run = tmp_path / "run"
     command = ["train", "--config", config, "--out", run]
 
-    real_begin = train.EpochLog.on_epoch_begin
-
-    def stop_at_second_epoch(self, epoch, logs=None):
-        if epoch == 1:
-            raise KeyboardInterrupt
-        real_begin(self, epoch, logs)
-
-    monkeypatch.setattr(train.EpochLog, "on_epoch_begin", stop_at_second_epoch)
+    interrupt_at_second_epoch(monkeypatch)
     code, _, err = run_cli(*command)
     monkeypatch.undo()
     assert code == 130, err
@@ -111,20 +116,11 @@ def test_interrupted_training_resumes_from_the_last_epoch(tmp_path, monkeypatch)
 
 def test_checkpoint_of_another_config_is_not_resumed(tmp_path, monkeypatch):
     """A checkpoint left by an interrupted run with other settings would load the wrong weights: it is dropped."""
-    from digitedge import train
-
     run = tmp_path / "run"
     (tmp_path / "a.toml").write_text("seed = 3\n[train]\nepochs = 2\ntrain_subset = 300\nbatch_size = 100\n")
     (tmp_path / "b.toml").write_text("seed = 3\n[train]\nepochs = 2\ntrain_subset = 300\nbatch_size = 100\n"
                                      "[model]\nfilters = [8, 8, 8]\n")
-    real_begin = train.EpochLog.on_epoch_begin
-
-    def stop_at_second_epoch(self, epoch, logs=None):
-        if epoch == 1:
-            raise KeyboardInterrupt
-        real_begin(self, epoch, logs)
-
-    monkeypatch.setattr(train.EpochLog, "on_epoch_begin", stop_at_second_epoch)
+    interrupt_at_second_epoch(monkeypatch)
     assert run_cli("train", "--config", tmp_path / "a.toml", "--out", run)[0] == 130
     monkeypatch.undo()
     code, out, err = run_cli("train", "--config", tmp_path / "b.toml", "--out", run)
