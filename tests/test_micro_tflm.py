@@ -77,6 +77,14 @@ def test_arena_search_finds_the_smallest_16_byte_step():
     assert arena.arena_bytes >= arena.minimum_bytes * 1.10 and arena.arena_bytes % 16 == 0
 
 
+@pytest.mark.parametrize("arena", [0, 16, 448])
+def test_an_arena_too_small_for_tflms_own_allocator_is_refused_not_a_crash(arena):
+    # the wrapper segfaults below ~464 bytes; an arena search or a user's size must get an error instead
+    with pytest.raises(TflmError, match="tensor arena too small") as caught:
+        load_tflm(tiny_tflite("int8_ptq"), arena)
+    assert caught.value.failure.arena_missing_bytes == 512 - arena
+
+
 def test_with_margin_rounds_up_to_16():
     assert with_margin(16624, 0.10) == 18288  # 18286.4 -> next multiple of 16
     assert with_margin(1600, 0.0) == 1600

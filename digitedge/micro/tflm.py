@@ -22,6 +22,9 @@ from digitedge.tflite_model import TensorInfo, TfliteModel, read_tflite
 
 # TFLM's own default arena is 10x the model size; a floor keeps tiny models from failing on it.
 MIN_DEFAULT_ARENA = 1 << 20
+# Below ~464 bytes the wrapper cannot place its own allocator in the arena and segfaults instead
+# of failing (tflite-micro's Python package, measured): smaller arenas are refused before it runs.
+MIN_WRAPPER_ARENA = 512
 
 _NODE_FAILED = re.compile(r"Node (\w+) \(number (\d+)\) failed to (prepare|invoke)")
 _NO_KERNEL = re.compile(r"Didn't find op for builtin opcode '(\w+)'")
@@ -120,6 +123,10 @@ def load_tflm(tflite_bytes: bytes, arena_bytes: int | None = None, label: str = 
 
     model = read_tflite(tflite_bytes, label)  # TFLM may crash on a corrupt flatbuffer: validate first
     arena = default_arena_bytes(tflite_bytes) if arena_bytes is None else arena_bytes
+    if arena < MIN_WRAPPER_ARENA:
+        raise TflmError(label, TflmFailure(f"tensor arena too small ({arena} bytes; TFLite Micro's allocator "
+                                           f"alone needs about {MIN_WRAPPER_ARENA})",
+                                           arena_missing_bytes=MIN_WRAPPER_ARENA - arena))
     with captured_stderr() as log:
         try:
             return runtime.Interpreter.from_bytes(bytes(tflite_bytes), arena_size=arena)
