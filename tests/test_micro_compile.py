@@ -1,5 +1,5 @@
 """The generated C sources compile warning-free as C and C++, hold the .tflite byte for byte, pass
-firmware_export/host_check, and the resolver and sketch compile against TFLM's API (stubbed here:
+digitedge/firmware/host_check, and the resolver and sketch compile against TFLM's API (stubbed here:
 the TFLM C++ library is not on this machine; the stubs copy its signatures from TFLM_API.md)."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from digitedge.firmware import ARDUINO_SKETCH_DIR, HOST_CHECK_DIR
 from digitedge.micro import find_arena_size, header_files, resolver_methods, write_header_files
 from digitedge.micro.resolver import RESOLVER_METHODS
 from digitedge.tflite_model import read_tflite
@@ -18,7 +19,6 @@ from test_micro_fixtures import tiny_tflite
 
 pytestmark = pytest.mark.skipif(shutil.which("gcc") is None or shutil.which("g++") is None,
                                 reason="gcc/g++ not installed")
-REPO = Path(__file__).resolve().parents[1]
 WARNINGS = ["-Wall", "-Wextra", "-Werror", "-pedantic"]
 C = ["gcc", "-std=c11", *WARNINGS]
 CXX = ["g++", "-std=c++17", *WARNINGS]
@@ -177,7 +177,7 @@ def test_dumped_array_equals_the_tflite(generated, language):
 
 
 def test_host_check_passes_on_the_generated_files(generated):
-    result = run(["make", "-s", "-C", REPO / "firmware_export" / "host_check", "run",
+    result = run(["make", "-s", "-C", HOST_CHECK_DIR, "run",
                   f"MODEL_DIR={generated / 'micro'}", f"TFLITE={generated / 'tiny.tflite'}",
                   f"BUILD={generated / 'host_build'}"])
     assert b"host_check: all checks passed" in result.stdout and b"FAIL" not in result.stdout
@@ -186,7 +186,7 @@ def test_host_check_passes_on_the_generated_files(generated):
 def test_host_check_fails_on_another_tflite(generated):
     other = generated / "other.tflite"
     other.write_bytes(tiny_tflite("float32"))
-    run(["make", "-s", "-C", REPO / "firmware_export" / "host_check", f"MODEL_DIR={generated / 'micro'}",
+    run(["make", "-s", "-C", HOST_CHECK_DIR, f"MODEL_DIR={generated / 'micro'}",
          f"BUILD={generated / 'host_build'}"])
     result = subprocess.run([generated / "host_build" / "host_check", other], capture_output=True)
     assert result.returncode == 1
@@ -213,5 +213,5 @@ def test_resolver_registers_each_op_and_checks_every_status(generated, fail_meth
 def test_arduino_sketch_compiles_against_the_api(generated):
     wrapper = generated / "sketch_main.cpp"
     wrapper.write_text('#include <Arduino.h>\n#include "digitedge_mnist.ino"\n')  # what the Arduino builder does
-    sketch = REPO / "firmware_export" / "arduino" / "digitedge_mnist"
+    sketch = ARDUINO_SKETCH_DIR
     run(CXX + ["-fsyntax-only", "-I", generated / "stubs", "-I", generated / "micro", "-I", sketch, wrapper])

@@ -12,7 +12,7 @@ import numpy as np
 from digitedge.cgen.csource import generate_c_sources
 from digitedge.errors import DigitedgeError
 
-FIRMWARE_NAME = "digitedge"  # firmware_export/baremetal/main.c calls digitedge_infer()
+FIRMWARE_NAME = "digitedge"  # digitedge/firmware/baremetal/main.c calls digitedge_infer()
 
 
 def _rows(values: np.ndarray) -> str:
@@ -58,7 +58,7 @@ static const int8_t test_digit_expected[{len(inputs)}][{expected.shape[1]}] {tes
 
 def firmware_sources(tflite_bytes: bytes, model_inputs: np.ndarray, labels: np.ndarray,
                      expected_outputs: np.ndarray) -> dict[str, str]:
-    """digitedge_model.h/.c and test_digits.h for firmware_export/baremetal."""
+    """digitedge_model.h/.c and test_digits.h for digitedge/firmware/baremetal."""
     files = generate_c_sources(tflite_bytes, name=FIRMWARE_NAME)
     files["test_digits.h"] = test_digits_header(model_inputs, labels, expected_outputs)
     return files

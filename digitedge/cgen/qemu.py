@@ -1,6 +1,6 @@
 """The generated C on an emulated Cortex-M4: build the bare-metal self-test, boot it in QEMU, read it back.
 
-The image (firmware_export/baremetal + the generated sources + real test digits with TFLite Micro's
+The image (digitedge/firmware/baremetal + the generated sources + real test digits with TFLite Micro's
 int8 outputs) prints one line per image and exits with status 0 only if every output matched.
 Under `-icount shift=0` QEMU advances virtual time by 1 ns per guest instruction, so the board's
 timer ticks count executed instructions; the firmware calibrates ticks against a loop of known
@@ -25,7 +25,7 @@ from digitedge.cgen.layers import parse_model
 from digitedge.cgen.oracle import quantize_images, tflm_outputs
 from digitedge.errors import DigitedgeError
 
-FIRMWARE_DIR = Path(__file__).resolve().parents[2] / "firmware_export" / "baremetal"
+from digitedge.firmware import BAREMETAL_DIR as FIRMWARE_DIR
 TOOLS = ("arm-none-eabi-gcc", "arm-none-eabi-size", "qemu-system-arm", "make")
 QEMU_MACHINE = ("-M", "mps2-an386", "-nographic", "-monitor", "none", "-serial", "none",
                 "-semihosting-config", "enable=on,target=native")
