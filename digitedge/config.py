@@ -15,6 +15,7 @@ from pathlib import Path
 from digitedge.errors import DigitedgeError
 
 ARCHS = ("compact", "seed")
+HEADS = ("flatten", "gap")
 TECHNIQUES = ("qat", "prune", "prune_qat")
 
 
@@ -26,8 +27,22 @@ class DataConfig:
 @dataclass
 class ModelConfig:
     arch: str = "compact"  # "compact" (MCU-sized) or "seed" (the seed notebook's classic CNN)
-    filters: list[int] = field(default_factory=lambda: [12, 32, 48])
+    filters: list[int] = field(default_factory=lambda: [12, 32, 48])  # one conv block per entry
+    kernel_sizes: list[int] = field(default_factory=lambda: [3, 3, 3])
+    separable: list[bool] = field(default_factory=lambda: [False, False, False])  # depthwise + 1x1 (not the first)
+    pool_after: list[int] = field(default_factory=lambda: [1, 3])  # 2x2 max pool after these blocks (1-based)
+    head: str = "flatten"  # "flatten" (+ dense) or "gap" (global average pool + dense)
     dropout: float = 0.1
+
+    def feature_map_sizes(self) -> list[int]:
+        """Height (= width) after each block, pooling included; < 1 means the input is too small for it."""
+        size, sizes = 28, []
+        for index, kernel in enumerate(self.kernel_sizes, 1):
+            size -= kernel - 1
+            if index in self.pool_after:
+                size //= 2
+            sizes.append(size)
+        return sizes
 
 
 @dataclass
@@ -92,8 +107,19 @@ class Config:
             (self.train.learning_rate > 0, "train.learning_rate must be positive"),
             (self.train.train_subset >= 0, "train.train_subset must be 0 (all) or positive"),
             (self.model.arch in ARCHS, f"model.arch must be one of {', '.join(ARCHS)}"),
-            (len(self.model.filters) == 3 and all(f >= 1 for f in self.model.filters),
-             "model.filters must be three positive integers"),
+            (1 <= len(self.model.filters) <= 6 and all(f >= 1 for f in self.model.filters),
+             "model.filters must be one to six positive integers"),
+            (len(self.model.kernel_sizes) == len(self.model.filters) and all(k >= 1 for k in self.model.kernel_sizes),
+             "model.kernel_sizes must hold one positive integer per entry of model.filters"),
+            (len(self.model.separable) == len(self.model.filters) and not self.model.separable[:1] == [True],
+             "model.separable must hold one boolean per entry of model.filters, the first false"),
+            (len(set(self.model.pool_after)) == len(self.model.pool_after)
+             and all(1 <= p <= len(self.model.filters) for p in self.model.pool_after),
+             f"model.pool_after must list distinct block numbers in 1..{len(self.model.filters)}"),
+            (self.model.head in HEADS, f"model.head must be one of {', '.join(HEADS)}"),
+            (self.model.arch != "compact" or len(self.model.kernel_sizes) != len(self.model.filters)
+             or min(self.model.feature_map_sizes()) >= 1,
+             "model.kernel_sizes and model.pool_after shrink the 28x28 input below 1x1"),
             (0 <= self.model.dropout < 1, "model.dropout must be in [0, 1)"),
             (0 < self.optimize.target_sparsity < 1,
              f"optimize.target_sparsity must be in (0, 1), got {self.optimize.target_sparsity}"),

@@ -20,15 +20,27 @@ INPUT_SHAPE = (28, 28, 1)
 NUM_CLASSES = 10
 
 
-def build_compact(filters: list[int], dropout: float) -> keras.Model:
+def build_compact(config: ModelConfig) -> keras.Model:
+    """The compact family: one conv per entry of `filters` (depthwise-separable where `separable` says),
+    2x2 max pooling after the convs listed in `pool_after`, then a flatten + dense head or a global
+    average (one AVERAGE_POOL_2D over the whole map: TFLite's MEAN is not in our C kernels).
+
+    The default config builds conv1-pool1-conv2-conv3-pool2-flatten-dropout-probs."""
     inputs = keras.Input(INPUT_SHAPE, name="image")
-    x = keras.layers.Conv2D(filters[0], 3, activation="relu", name="conv1")(inputs)  # 26x26
-    x = keras.layers.MaxPooling2D(name="pool1")(x)                                    # 13x13
-    x = keras.layers.Conv2D(filters[1], 3, activation="relu", name="conv2")(x)        # 11x11
-    x = keras.layers.Conv2D(filters[2], 3, activation="relu", name="conv3")(x)        # 9x9
-    x = keras.layers.MaxPooling2D(name="pool2")(x)         # 4x4
+    x, pools = inputs, 0
+    for index, (width, kernel, separable) in enumerate(zip(config.filters, config.kernel_sizes, config.separable), 1):
+        if separable:  # depthwise k x k, then a 1x1 mix: a fraction of a full conv's weights and MACs
+            x = keras.layers.DepthwiseConv2D(kernel, activation="relu", name=f"conv{index}_dw")(x)
+            x = keras.layers.Conv2D(width, 1, activation="relu", name=f"conv{index}")(x)
+        else:
+            x = keras.layers.Conv2D(width, kernel, activation="relu", name=f"conv{index}")(x)
+        if index in config.pool_after:
+            pools += 1
+            x = keras.layers.MaxPooling2D(name=f"pool{pools}")(x)
+    if config.head == "gap":
+        x = keras.layers.AveragePooling2D(tuple(x.shape[1:3]), name="global_pool")(x)
     x = keras.layers.Flatten(name="flatten")(x)
-    x = keras.layers.Dropout(dropout, name="dropout")(x)
+    x = keras.layers.Dropout(config.dropout, name="dropout")(x)
     outputs = keras.layers.Dense(NUM_CLASSES, activation="softmax", name="probs")(x)
     return keras.Model(inputs, outputs, name="digitedge_compact")
 
@@ -50,4 +62,4 @@ def build_seed() -> keras.Model:
 def build_model(config: ModelConfig) -> keras.Model:
     if config.arch == "seed":
         return build_seed()
-    return build_compact(config.filters, config.dropout)
+    return build_compact(config)

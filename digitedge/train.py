@@ -135,11 +135,12 @@ def learning_rate_schedule(config: TrainConfig, steps_per_epoch: int):
 
 def train_float(model, x_train, y_train, x_val, y_val, config: TrainConfig, seed: int,
                 checkpoint_dir: Path | None = None, tensorboard_dir: Path | None = None,
-                progress: bool = True) -> TrainResult:
+                progress: bool = True, extra_callbacks: tuple = ()) -> TrainResult:
     """Train `model` in place on float images (N, 28, 28, 1); keep the best validation weights.
 
     `checkpoint_dir` holds per-epoch state (BackupAndRestore) so an interrupted run resumes
     from its last finished epoch, with the same early-stopping state and best weights.
+    `extra_callbacks` run after ours each epoch (the search's pruner reads the epoch's val_accuracy).
     """
     train_data, steps_per_epoch = make_dataset(x_train, y_train, config, seed, training=True)
     val_data, _ = make_dataset(x_val, y_val, config, seed, training=False)
@@ -160,6 +161,7 @@ def train_float(model, x_train, y_train, x_val, y_val, config: TrainConfig, seed
         callbacks.append(keras.callbacks.BackupAndRestore(str(checkpoint_dir)))
     if tensorboard_dir is not None:
         callbacks.append(keras.callbacks.TensorBoard(str(tensorboard_dir), profile_batch=0))
+    callbacks.extend(extra_callbacks)
     started = time.perf_counter()
     model.fit(train_data, validation_data=val_data, epochs=config.epochs, steps_per_epoch=steps_per_epoch,
               callbacks=callbacks, verbose=2 if progress else 0)
