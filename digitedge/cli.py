@@ -270,6 +270,42 @@ QUICK = {"train.epochs": 1, "train.train_subset": 5000, "optimize.qat_epochs": 1
 
 
 @cli.command()
+@run_option
+@config_option
+@data_option
+@click.option("--max-flash", type=click.IntRange(min=0), default=0, help="Largest int8 .tflite in bytes (0: no limit).")
+@click.option("--max-ram", type=click.IntRange(min=0), default=0, help="Largest TFLite Micro arena in bytes (0: no limit).")
+@click.option("--max-macs", type=click.IntRange(min=0), default=0, help="Most multiply-accumulates per inference (0: no limit).")
+@click.option("--storage", default=None, help="Optuna storage URL (default: sqlite:///RUN/search/study.db); "
+                                              "one PostgreSQL URL on several machines shares the study.")
+@click.option("--study", "study_name", default="digitedge", show_default=True, help="Study name in the storage.")
+@click.option("--trials", type=click.IntRange(min=0), default=0,
+              help="Stop when the study holds this many finished trials (0: only --timeout stops it).")
+@click.option("--timeout", "timeout_min", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Stop starting trials after this many minutes.")
+@click.option("--train-images", type=click.IntRange(min=100), default=10000, show_default=True,
+              help="Training images per trial (a seeded subset; the final run uses all).")
+@click.option("--seed", type=int, default=None)
+def search(run_dir, config_file, data, max_flash, max_ram, max_macs, storage, study_name, trials, timeout_min,
+           train_images, seed) -> None:
+    """Optuna search for the most accurate int8 model within flash/RAM limits; writes RUN/search/ and best.toml."""
+    from digitedge import config as config_module
+    from digitedge.search.budget import Limits
+    from digitedge.search.study import load_search_data, run_search
+
+    _quiet_tensorflow()
+    if not trials and timeout_min is None:
+        raise DigitedgeError("give --trials N or --timeout MINUTES (or both): the search needs a stopping point")
+    base = config_module.load(config_file, {"seed": seed})
+    search_data = load_search_data(data, base, train_images)
+    result = run_search(Path(run_dir), base, search_data, Limits(max_flash, max_ram, max_macs),
+                        storage_url=storage, study_name=study_name, n_trials=trials,
+                        timeout_s=timeout_min * 60 if timeout_min else None, echo=click.echo)
+    if result.interrupted:
+        sys.exit(130)
+
+
+@cli.command()
 @click.argument("run_dir", type=click.Path())
 def verify(run_dir: str) -> None:
     """Check a run's files against its manifest (sizes and sha256)."""
