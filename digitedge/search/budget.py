@@ -28,6 +28,11 @@ class Limits:
     max_ram: int = 0
     max_macs: int = 0
 
+    def names(self) -> list[str]:
+        """The limits that are set, in the order of `violations`."""
+        return [name for name, limit in (("flash", self.max_flash), ("arena", self.max_ram), ("macs", self.max_macs))
+                if limit]
+
     def violations(self, budget: "Budget") -> list[float]:
         """Optuna's constraint values: > 0 where a limit is exceeded (by that many bytes or MACs)."""
         pairs = [(budget.flash_bytes, self.max_flash), (budget.arena_bytes, self.max_ram), (budget.macs, self.max_macs)]

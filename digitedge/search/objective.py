@@ -81,16 +81,19 @@ class _PruneLosers(keras.callbacks.Callback):
 
 
 def default_pruner() -> optuna.pruners.BasePruner:
-    """Stop a trial whose best epoch so far is in the bottom third of finished trials at that epoch."""
-    return optuna.pruners.PercentilePruner(33.0, n_startup_trials=3, n_warmup_steps=1)
+    """Stop a trial whose best epoch so far is in the bottom quarter of finished trials at that epoch
+    (from the 4th epoch: a longer schedule warms up more slowly)."""
+    return optuna.pruners.PercentilePruner(25.0, n_startup_trials=3, n_warmup_steps=3)
 
 
-def record_budget(trial: optuna.Trial, budget: Budget, limits: Limits) -> None:
-    trial.set_user_attr("flash_bytes", budget.flash_bytes)
-    trial.set_user_attr("arena_bytes", budget.arena_bytes)
-    trial.set_user_attr("macs", budget.macs)
-    trial.set_user_attr("parameters", budget.parameters)
+def record_budget(trial: optuna.Trial, budget: Budget, limits: Limits, final: bool) -> None:
+    """Keep the figures on the trial; the `final` ones also become Optuna's constraints (> 0: infeasible)."""
+    for key in ("flash_bytes", "arena_bytes", "macs", "parameters"):
+        trial.set_user_attr(key, getattr(budget, key))
     trial.set_user_attr("constraints", limits.violations(budget))
+    if final:
+        for name, excess in zip(limits.names(), limits.violations(budget)):
+            trial.set_constraint(name, excess)
 
 
 def make_objective(space: search_space.SearchSpace, base: Config, data: SearchData, limits: Limits,
@@ -119,8 +122,8 @@ def make_objective(space: search_space.SearchSpace, base: Config, data: SearchDa
         trial.set_user_attr("config", _plain(config))
         make_deterministic(config.seed)
         budget = measure_untrained(config.model, data.x_train)
-        record_budget(trial, budget, limits)
         excess = limits.describe_excess(budget)
+        record_budget(trial, budget, limits, final=bool(excess))
         if excess:
             trial.set_user_attr(OUTCOME, "rejected")
             trial.set_user_attr("reason", excess)
@@ -139,7 +142,7 @@ def make_objective(space: search_space.SearchSpace, base: Config, data: SearchDa
         calibration = data.x_train[: base.export.representative_samples]
         tflite_bytes = int8_tflite(deployed, calibration, "trial")
         trained = measure_tflite(tflite_bytes, budget.parameters, "trial")  # the trained model's own figures
-        record_budget(trial, trained, limits)
+        record_budget(trial, trained, limits, final=True)
         accuracy = float((litert_outputs(tflite_bytes, data.x_val).argmax(axis=1) == data.y_val).mean())
         trial.set_user_attr("float_val_accuracy", float(result.metrics["val_accuracy"].max()))
         trial.set_user_attr(OUTCOME, "trained")
@@ -148,14 +151,9 @@ def make_objective(space: search_space.SearchSpace, base: Config, data: SearchDa
     return objective
 
 
-def constraints_func(limits: Limits):
-    """Optuna's constraints_func: the limit excesses a trial recorded (> 0 = over); none recorded: feasible."""
-    count = len(limits.violations(Budget(0, 0, 0, 0)))
-    return lambda trial: trial.user_attrs.get("constraints") or [0.0] * count
 
 
 def _plain(config: Config) -> dict:
     from digitedge.config import to_dict
 
     return to_dict(config)
-

@@ -16,7 +16,7 @@ from digitedge.config import from_dict, to_toml
 from digitedge.search.space import short
 
 TRIAL_COLUMNS = ["number", "state", "outcome", "val_accuracy", "flash_bytes", "arena_bytes", "macs", "parameters",
-                 "float_val_accuracy", "seconds", "proposal", "reason", "worker"]
+                 "float_val_accuracy", "seconds", "proposal", "reason", "worker", "started", "finished"]
 
 
 def trials_frame(trials) -> pd.DataFrame:
@@ -31,6 +31,7 @@ def trials_frame(trials) -> pd.DataFrame:
                                                            "float_val_accuracy", "seconds")},
                "proposal": short(trial.params) if "variant" in trial.params else "",
                "reason": attrs.get("reason", ""), "worker": attrs.get("worker", ""),
+               "started": trial.datetime_start, "finished": trial.datetime_complete,
                "feasible": trained and all(v <= 0 for v in attrs.get("constraints", []))}
         rows.append({**row, **{f"params_{key}": value for key, value in trial.params.items()}})
     frame = pd.DataFrame(rows)

@@ -15,14 +15,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import warnings
+
 import optuna
 from optuna.trial import TrialState
+
+warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)  # multivariate TPE, heartbeat
 
 from digitedge.config import Config
 from digitedge.errors import DigitedgeError
 from digitedge.search import space as search_space
 from digitedge.search.budget import Limits, measure_untrained
-from digitedge.search.objective import OUTCOME, SearchData, constraints_func, default_pruner, make_objective
+from digitedge.search.objective import OUTCOME, SearchData, default_pruner, make_objective
 from digitedge.search.outputs import best_trial_number, trials_frame, write_outputs
 
 DIRECTIONS = ["maximize", "minimize", "minimize"]  # int8 val accuracy, flash bytes, arena bytes
@@ -39,7 +43,9 @@ def open_storage(url: str) -> optuna.storages.BaseStorage:
     import sqlalchemy.exc
 
     shown = _without_password(url)
-    engine_kwargs = {"connect_args": {"connect_timeout": 10}} if url.startswith("postgresql") else {}
+    if url.startswith("postgresql://"):  # SQLAlchemy's default driver is psycopg2; we ship psycopg 3
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    engine_kwargs = {"connect_args": {"connect_timeout": 10}} if url.startswith("postgresql") else {}  # fail fast
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -76,8 +82,9 @@ def open_study(storage: optuna.storages.BaseStorage, name: str, space: search_sp
             raise DigitedgeError(f"--study {name}: this study was created with another search space "
                                  f"({theirs or 'not a digitedge search'}, ours {signature}); "
                                  f"pick another --study name or --storage")
-    sampler = optuna.samplers.TPESampler(n_startup_trials=6, seed=seed, multivariate=True, group=True,
-                                         constraints_func=constraints_func(limits))
+    # multivariate + group: TPE models the conditional parameters (per-block widths) jointly; the
+    # constraints each trial sets steer it away from over-budget regions
+    sampler = optuna.samplers.TPESampler(n_startup_trials=6, seed=seed, multivariate=True, group=True)
     study = optuna.create_study(storage=storage, study_name=name, directions=DIRECTIONS, sampler=sampler,
                                 load_if_exists=True)
     if name not in existing:
@@ -139,6 +146,7 @@ def run_search(run_dir: Path, base: Config, data: SearchData, limits: Limits, *,
                study_name: str = "digitedge", space: search_space.SearchSpace = search_space.SearchSpace(),
                n_trials: int = 0, timeout_s: float | None = None, echo: Callable[[str], None] = print) -> SearchResult:
     """Run trials until the study holds `n_trials` finished ones (0: no count limit) or `timeout_s` passes."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # our own line per trial instead
     storage = open_storage(storage_url or default_storage(run_dir))
     study = open_study(storage, study_name, space, limits, base.seed)
     check_reachable(space, base, data, limits)
