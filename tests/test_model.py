@@ -45,3 +45,25 @@ def test_compact_converts_to_mcu_friendly_int8_ops(compact):
 def test_filters_are_configurable():
     narrow = build_model(ModelConfig(filters=[4, 8, 8]))
     assert narrow.count_params() < build_model(ModelConfig()).count_params()
+
+
+def test_default_compact_config_builds_todays_model(compact):
+    assert compact.count_params() == 25_170
+    assert [(layer.name, layer.output_shape[1:]) for layer in compact.layers[1:]] == [
+        ("conv1", (26, 26, 12)), ("pool1", (13, 13, 12)), ("conv2", (11, 11, 32)), ("conv3", (9, 9, 48)),
+        ("pool2", (4, 4, 48)), ("flatten", (768,)), ("dropout", (768,)), ("probs", (10,))]
+
+
+def test_searched_family_uses_only_mcu_ops():
+    """Depthwise-separable blocks, a 5x5 kernel, four blocks and the global-average head, converted
+    by the search's own path (int8, strings stripped)."""
+    from digitedge.search.budget import int8_tflite
+
+    config = ModelConfig(filters=[6, 16, 24, 32], kernel_sizes=[5, 3, 3, 3], separable=[False, True, False, True],
+                         pool_after=[1, 3], head="gap")
+    model = build_model(config)
+    assert [layer.name for layer in model.layers if "conv" in layer.name] == [
+        "conv1", "conv2_dw", "conv2", "conv3", "conv4_dw", "conv4"]
+    images = np.random.default_rng(0).random((4, *INPUT_SHAPE), dtype=np.float32)
+    ops = set(read_tflite(int8_tflite(model, images)).op_names)
+    assert {"DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D"} <= ops <= MCU_OPS

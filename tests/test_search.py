@@ -16,7 +16,7 @@ from digitedge import config as config_module
 from digitedge.errors import DigitedgeError
 from digitedge.search import objective as search_objective
 from digitedge.search.budget import Limits
-from digitedge.search.outputs import pareto_mask
+from digitedge.search.outputs import pareto_mask, read_front
 from digitedge.search.space import TINY, smallest
 from digitedge.search.study import open_storage, run_search
 from search_worker import tiny_base, tiny_data
@@ -51,6 +51,7 @@ def test_tiny_search_writes_outputs_within_limits_and_best_toml_trains(tmp_path)
     pareto = pd.read_csv(folder / "pareto.csv")
     assert set(pareto["number"]) <= set(trials.loc[trials["feasible"], "number"])
     assert (folder / "pareto.png").read_bytes().startswith(b"\x89PNG")
+    assert list(read_front(tmp_path)["number"]) == list(pareto["number"])
     best = config_module.load(folder / "best.toml")
     best_row = trials.set_index("number").loc[pareto["number"].iloc[0]]
     assert best_row["val_accuracy"] == trials.loc[trials["feasible"], "val_accuracy"].max()
@@ -133,6 +134,8 @@ def test_study_with_another_space_is_refused_and_kept(tmp_path):
 def test_limits_no_proposal_can_meet(tmp_path):
     with pytest.raises(DigitedgeError, match="no proposal can meet the limits.*flash"):
         search(tmp_path, Limits(max_flash=500))
+    storage = open_storage(f"sqlite:///{tmp_path / 'search' / 'study.db'}")
+    assert optuna.study.get_all_study_summaries(storage) == []  # nothing created for a hopeless search
 
 
 def test_cli_search_errors_are_one_line(tmp_path):

@@ -120,3 +120,16 @@ def write_outputs(folder: Path, trials, max_flash: int = 0) -> dict[str, Path]:
         files["best.toml"] = best_toml(chosen.user_attrs["config"]).encode()
     write_files(files, folder)
     return {name: folder / name for name in files}
+
+
+FRONT_COLUMNS = ["number", "val_accuracy", "flash_bytes", "arena_bytes", "macs", "parameters", "proposal"]
+
+
+def read_front(run_dir: Path) -> pd.DataFrame | None:
+    """The run's search front (RUN/search/pareto.csv, FRONT_COLUMNS), or None when the run has no search:
+    what the report shows."""
+    path = Path(run_dir) / "search" / "pareto.csv"
+    if not path.is_file():
+        return None
+    front = pd.read_csv(path)
+    return front[FRONT_COLUMNS] if len(front) else pd.DataFrame(columns=FRONT_COLUMNS)

@@ -148,8 +148,8 @@ def run_search(run_dir: Path, base: Config, data: SearchData, limits: Limits, *,
     """Run trials until the study holds `n_trials` finished ones (0: no count limit) or `timeout_s` passes."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # our own line per trial instead
     storage = open_storage(storage_url or default_storage(run_dir))
+    check_reachable(space, base, data, limits)  # before the study exists: a hopeless search creates nothing
     study = open_study(storage, study_name, space, limits, base.seed)
-    check_reachable(space, base, data, limits)
     done = len(study.get_trials(deepcopy=False, states=DONE_STATES))
     echo(f"[search] study '{study_name}' ({_without_password(storage_url or default_storage(run_dir))}): "
          f"{done} finished trial(s) so far; limits: {_limits_text(limits)}; "
