@@ -47,9 +47,12 @@ def test_filters_are_configurable():
     assert narrow.count_params() < build_model(ModelConfig()).count_params()
 
 
-def test_default_compact_config_builds_todays_model(compact):
-    assert compact.count_params() == 25_170
-    assert [(layer.name, layer.output_shape[1:]) for layer in compact.layers[1:]] == [
+def test_the_first_compact_config_builds_the_first_compact_model():
+    """The compact model every run before the search used still builds layer for layer from its config."""
+    first = build_model(ModelConfig(arch="compact", filters=[12, 32, 48], kernel_sizes=[3, 3, 3],
+                                    separable=[False, False, False], pool_after=[1, 3], head="flatten", dropout=0.1))
+    assert first.count_params() == 25_170
+    assert [(layer.name, layer.output_shape[1:]) for layer in first.layers[1:]] == [
         ("conv1", (26, 26, 12)), ("pool1", (13, 13, 12)), ("conv2", (11, 11, 32)), ("conv3", (9, 9, 48)),
         ("pool2", (4, 4, 48)), ("flatten", (768,)), ("dropout", (768,)), ("probs", (10,))]
 

@@ -39,6 +39,23 @@ def test_pareto_front_of_hand_made_points():
     assert on_front == {"A": True, "B": True, "C": True, "D": False, "E": False}
 
 
+def test_pruner_stops_only_the_bottom_quarter_at_an_epoch():
+    study = optuna.create_study(directions=["maximize", "minimize", "minimize"])
+    for final, curve in [(0.99, [0.90, 0.95, 0.97, 0.98]), (0.98, [0.88, 0.94, 0.96, 0.97]),
+                         (0.97, [0.86, 0.93, 0.95, 0.96]), (0.96, [0.84, 0.92, 0.94, 0.95])]:
+        study.add_trial(optuna.trial.create_trial(values=[final, 1000, 1000], user_attrs={
+            "outcome": "trained", "epoch_val_accuracy": curve}))
+    study.add_trial(optuna.trial.create_trial(values=[0.0, 9e9, 9e9], user_attrs={"outcome": "rejected"}))
+    pruner, view = search_objective.default_pruner(), search_objective._AccuracyView(study)
+
+    def progress(*scores):
+        return search_objective._Progress(dict(enumerate(scores)))
+
+    assert not pruner.prune(view, progress(0.80, 0.90, 0.93))  # warm-up: never before the 4th epoch
+    assert not pruner.prune(view, progress(0.85, 0.92, 0.95, 0.965))  # third of four: goes on
+    assert pruner.prune(view, progress(0.85, 0.92, 0.94, 0.95))  # below the bottom quarter: stopped
+
+
 def test_tiny_search_writes_outputs_within_limits_and_best_toml_trains(tmp_path):
     small_flash = 9000  # the tiny space's largest models are ~12 KB: some proposals must be refused
     result = search(tmp_path, Limits(max_flash=small_flash), trials=4)

@@ -83,7 +83,7 @@ class _PruneLosers(keras.callbacks.Callback):
 def default_pruner() -> optuna.pruners.BasePruner:
     """Stop a trial whose best epoch so far is in the bottom quarter of finished trials at that epoch
     (from the 4th epoch: a longer schedule warms up more slowly)."""
-    return optuna.pruners.PercentilePruner(25.0, n_startup_trials=3, n_warmup_steps=3)
+    return optuna.pruners.PercentilePruner(75.0, n_startup_trials=3, n_warmup_steps=3)  # 75: the top 75% go on
 
 
 def record_budget(trial: optuna.Trial, budget: Budget, limits: Limits, final: bool) -> None:
