@@ -284,8 +284,8 @@ QUICK = {"train.epochs": 1, "train.train_subset": 5000, "optimize.qat_epochs": 1
 @run_option
 @config_option
 @data_option
-@click.option("--max-flash", type=click.IntRange(min=0), default=0, help="Largest int8 .tflite in bytes (0: no limit).")
-@click.option("--max-ram", type=click.IntRange(min=0), default=0, help="Largest TFLite Micro arena in bytes (0: no limit).")
+@click.option("--max-flash", type=click.IntRange(min=0), default=0, help="Largest int8 .tflite in bytes (default: the config's budget.flash_bytes; 0 there: no limit).")
+@click.option("--max-ram", type=click.IntRange(min=0), default=0, help="Largest TFLite Micro arena in bytes (default: the config's budget.ram_bytes; 0 there: no limit).")
 @click.option("--max-macs", type=click.IntRange(min=0), default=0, help="Most multiply-accumulates per inference (0: no limit).")
 @click.option("--storage", default=None, help="Optuna storage URL (default: sqlite:///RUN/search/study.db); "
                                               "one PostgreSQL URL on several machines shares the study.")
@@ -309,7 +309,8 @@ def search(run_dir, config_file, data, max_flash, max_ram, max_macs, storage, st
         raise DigitedgeError("give --trials N or --timeout MINUTES (or both): the search needs a stopping point")
     base = config_module.load(config_file, {"seed": seed})
     search_data = load_search_data(data, base, train_images)
-    result = run_search(Path(run_dir), base, search_data, Limits(max_flash, max_ram, max_macs),
+    limits = Limits(max_flash or base.budget.flash_bytes, max_ram or base.budget.ram_bytes, max_macs)  # [budget]: the board
+    result = run_search(Path(run_dir), base, search_data, limits,
                         storage_url=storage, study_name=study_name, n_trials=trials,
                         timeout_s=timeout_min * 60 if timeout_min else None, echo=click.echo)
     if result.interrupted:

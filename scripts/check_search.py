@@ -48,9 +48,11 @@ def main() -> None:
         line("over-budget proposal rejected in <= 5 s", "no proposal was rejected in this search", None)
 
     best = tomllib.loads((folder / "best.toml").read_text())
-    same = manifest["config"] == best
-    line("full run used best.toml unchanged", "yes" if same else "no: its config.toml differs from best.toml", same)
-    variant = manifest["config"]["export"]["variant"]
+    differing = [f"{section}.{key}" for section, values in best.items() if isinstance(values, dict)
+                 for key, value in values.items() if manifest["config"].get(section, {}).get(key) != value]
+    line("full run used every value of best.toml", "yes" if not differing else f"no: {', '.join(differing)}",
+         not differing)
+    variant = stages["micro"].get("deployed") or manifest["config"]["export"]["variant"]
     parity = stages["micro"]["parity"]
     accuracy = parity["tflm_accuracy"]
     line(f"{variant} TFLite Micro test accuracy >= 99.45%", f"{accuracy:.2%} on {parity['images']:,} test images",

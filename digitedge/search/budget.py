@@ -56,8 +56,9 @@ class Budget:
 
 def measure_tflite(int8_tflite_bytes: bytes, parameters: int, label: str = "model") -> Budget:
     """The budget of an int8 .tflite: its size, its measured arena, its MACs."""
-    arena = find_arena_size(int8_tflite_bytes, margin=0.0, label=label).minimum_bytes
-    macs = int(layer_table(read_tflite(int8_tflite_bytes, label))["macs"].sum())
+    model = read_tflite(int8_tflite_bytes, label)
+    arena = find_arena_size(model, margin=0.0, label=label).minimum_bytes
+    macs = int(layer_table(model)["macs"].sum())
     return Budget(len(int8_tflite_bytes), arena, macs, parameters)
 
 

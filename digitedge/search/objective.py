@@ -119,6 +119,8 @@ def make_objective(space: search_space.SearchSpace, base: Config, data: SearchDa
             trial.set_user_attr(OUTCOME, "rejected")
             trial.set_user_attr("reason", str(exc))
             raise optuna.TrialPruned(str(exc)) from None
+        config.budget.flash_bytes = limits.max_flash or config.budget.flash_bytes  # best.toml names its board
+        config.budget.ram_bytes = limits.max_ram or config.budget.ram_bytes
         trial.set_user_attr("config", _plain(config))
         make_deterministic(config.seed)
         budget = measure_untrained(config.model, data.x_train)
