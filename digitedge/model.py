@@ -1,6 +1,7 @@
 """The CNN architectures, built with tf_keras (tfmot does not support Keras 3).
 
-"compact" is sized for a microcontroller: ~25k parameters (a 30 KB int8 model), only ops that full-integer
+"compact" is sized for a microcontroller: ~19k parameters by default (a 24 KB int8 model, chosen by
+`digitedge search` within 24 KB flash / 12 KB arena), only ops that full-integer
 TFLite and TFLite Micro run well (Conv2D with fused ReLU, MaxPool, FullyConnected,
 Softmax), and a 28x28x1 input (a Reshape at the input would convert into extra ops).
 Its first block pools right after the widest activation so the TFLM arena stays under
