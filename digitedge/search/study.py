@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import socket
 import time
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -49,7 +50,7 @@ def open_storage(url: str) -> optuna.storages.BaseStorage:
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     try:
-        return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=60, grace_period=180)
+        return _create_storage(url, engine_kwargs)
     except sqlalchemy.exc.ArgumentError:
         raise DigitedgeError(f"--storage {shown}: not a database URL (e.g. sqlite:///study.db, "
                              f"postgresql://user:password@host/db)") from None
@@ -60,6 +61,21 @@ def open_storage(url: str) -> optuna.storages.BaseStorage:
         raise DigitedgeError(f"--storage {shown}: no driver for it ({exc.name} is not installed)") from None
     except ValueError as exc:  # e.g. an unknown dialect's options
         raise DigitedgeError(f"--storage {shown}: {str(exc).splitlines()[0]}") from None
+
+
+def _create_storage(url: str, engine_kwargs: dict, attempts: int = 5) -> optuna.storages.RDBStorage:
+    """RDBStorage creates its tables on first use; workers starting together on an empty database race
+    to create them and all but one hit a duplicate: those wait and connect to the tables the winner made."""
+    import sqlalchemy.exc
+
+    for attempt in range(1, attempts + 1):
+        try:
+            return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=60,
+                                              grace_period=180)
+        except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError):
+            if attempt == attempts:
+                raise
+            time.sleep(attempt)
 
 
 def _without_password(url: str) -> str:
@@ -149,12 +165,16 @@ def run_search(run_dir: Path, base: Config, data: SearchData, limits: Limits, *,
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # our own line per trial instead
     storage = open_storage(storage_url or default_storage(run_dir))
     check_reachable(space, base, data, limits)  # before the study exists: a hopeless search creates nothing
-    study = open_study(storage, study_name, space, limits, base.seed)
+    worker = f"{socket.gethostname()}:{os.getpid()}"
+    # one worker on the run's own SQLite file samples reproducibly from the config's seed; workers sharing
+    # a server each draw their own proposals (with one seed they would all propose the same first ones)
+    shared = storage_url is not None and storage_url != default_storage(run_dir)
+    sampler_seed = zlib.crc32(f"{base.seed}:{worker}".encode()) if shared else base.seed
+    study = open_study(storage, study_name, space, limits, sampler_seed)
     done = len(study.get_trials(deepcopy=False, states=DONE_STATES))
     echo(f"[search] study '{study_name}' ({_without_password(storage_url or default_storage(run_dir))}): "
          f"{done} finished trial(s) so far; limits: {_limits_text(limits)}; "
          f"{len(data.x_train):,} training / {len(data.x_val):,} validation images per trial")
-    worker = f"{socket.gethostname()}:{os.getpid()}"
     objective = make_objective(space, base, data, limits, default_pruner())
 
     def tagged(trial: optuna.Trial):
