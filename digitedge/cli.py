@@ -17,11 +17,6 @@ from digitedge.errors import DigitedgeError
 DEFAULT_RUN = "runs/default"
 
 
-def _quiet_tensorflow() -> None:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "2")
-
-
 def _context(run_dir: str, config_file: str | None, overrides: dict, data: str | None, force: bool = False):
     from digitedge import config as config_module
     from digitedge.pipeline import Context
@@ -57,9 +52,12 @@ seed_run_option = click.option("--seed-run", metavar="DIR", default=None,
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="digitedge")
-def cli() -> None:
+@click.option("--verbose", is_flag=True, help="Show TensorFlow's C++ log lines (also: DIGITEDGE_TF_LOGS=1).")
+def cli(verbose: bool) -> None:
     """Train a handwritten-digit CNN, compress it, and take it to a microcontroller."""
-    _quiet_tensorflow()
+    from digitedge.tflogs import quiet_tensorflow
+
+    quiet_tensorflow(verbose)
 
 
 @cli.command()
