@@ -71,7 +71,7 @@ def compare_tflm_litert(tflite_bytes: bytes, images: np.ndarray, labels: np.ndar
     if len(images) == 0 or len(images) != len(labels):
         raise DigitedgeError(f"need as many labels as images and at least one image, got {len(images)} and {len(labels)}")
     started = time.perf_counter()
-    tflm = run_tflm(tflite_bytes, images, arena_bytes, label)
+    tflm = run_tflm(tflite_bytes, images, arena_bytes, label, show_progress=True)
     tflm_seconds = time.perf_counter() - started
     model_inputs = to_model_input(images, model.input)
     tflm_predictions = tflm.reshape(len(tflm), -1).argmax(axis=1)
