@@ -133,11 +133,11 @@ def export(run_dir, int8, all_variants, variant, out_dir, target, firmware_dir, 
         raise DigitedgeError(f"--variant '{variant}' is not a full-integer int8 variant; choose one of {', '.join(FULL_INTEGER)}")
     if not (int8 or all_variants):
         raise DigitedgeError("say what to export: --int8 (the deployable model and header) and/or --all (every variant)")
-    if firmware_dir is not None and not (int8 and target == "tflm"):
-        raise DigitedgeError("--firmware needs --int8 with --target tflm (the sketch runs TFLite Micro)")
     if firmware_dir is not None:
         from digitedge.micro.sketch import check_firmware_folder
 
+        if not (int8 and target == "tflm"):
+            raise DigitedgeError("--firmware needs --int8 with --target tflm (the sketch runs TFLite Micro)")
         check_firmware_folder(firmware_dir)  # refuse before anything is written
     context = _context_from_run(run_dir, force=force)  # --variant picks a file; it does not change the conversion
     run_stage(context, "convert")
