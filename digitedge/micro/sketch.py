@@ -73,8 +73,8 @@ def write_firmware_folder(header_files: dict[str, str], tflite_bytes: bytes, out
     files = firmware_folder_files(header_files, tflite_bytes, sketch_name(folder))
     manifest = {"written_by": "digitedge export --int8 --firmware",
                 "files": {name: _sha256(data) for name, data in files.items()}}
-    paths = write_files({**files, SKETCH_MANIFEST: (json.dumps(manifest, indent=2) + "\n").encode()}, folder)
-    return paths[:-1]
+    write_files({**files, SKETCH_MANIFEST: (json.dumps(manifest, indent=2) + "\n").encode()}, folder)
+    return [folder / name for name in files]
 
 
 def _written_files(folder: Path) -> dict[str, str]:
