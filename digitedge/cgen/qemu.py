@@ -105,43 +105,53 @@ def run_on_qemu(tflite_bytes: bytes, images_uint8: np.ndarray, labels: np.ndarra
     target = board if isinstance(board, Board) else board_named(board)
     parse_model(tflite_bytes)  # refuse an unsupported model before building anything
     require_tools()
-    firmware_dir = Path(firmware_dir)
-    if not (firmware_dir / "Makefile").is_file():
-        raise DigitedgeError(f"bare-metal firmware sources not found in {firmware_dir}")
     from digitedge.tflite_model import read_tflite
 
     model_inputs = quantize_images(images_uint8, read_tflite(tflite_bytes).input)
     expected = tflm_outputs(tflite_bytes, model_inputs) if expected_outputs is None else expected_outputs
-    digits = digits_file(model_inputs, labels, expected)
+    return run_firmware(firmware_sources(tflite_bytes), digits_file(model_inputs, labels, expected), len(model_inputs),
+                        target, tflite_bytes=len(tflite_bytes), build_dir=build_dir, firmware_dir=firmware_dir,
+                        count_instructions=count_instructions, timeout_s=timeout_s)
+
+
+def run_firmware(model_sources: dict[str, str], digits: bytes, images: int, board: Board, *, tflite_bytes: int = 0,
+                 build_dir: str | Path | None = None, firmware_dir: str | Path = FIRMWARE_DIR,
+                 count_instructions: bool = True, timeout_s: float = 600.0) -> QemuResult:
+    """Build digitedge/firmware/baremetal with these digitedge_model.h/.c for `board`, boot it with
+    `digits` (digitedge.cgen.firmware.digits_file, `images` records) in QEMU's working folder, and
+    parse its report. run_on_qemu's back end; tests give it hand-written models of known cost."""
+    require_tools()
+    firmware_dir = Path(firmware_dir)
+    if not (firmware_dir / "Makefile").is_file():
+        raise DigitedgeError(f"bare-metal firmware sources not found in {firmware_dir}")
     with tempfile.TemporaryDirectory(prefix="digitedge-qemu-") as scratch:
         folder = Path(build_dir) if build_dir is not None else Path(scratch)
         generated, build = folder / "generated", folder / "build"
         generated.mkdir(parents=True, exist_ok=True)
-        for filename, text in firmware_sources(tflite_bytes).items():
+        for filename, text in model_sources.items():
             (generated / filename).write_text(text)
         (folder / DIGITS_FILE).write_bytes(digits)
         started = time.perf_counter()
         make = subprocess.run(["make", "-f", str(firmware_dir / "Makefile"), f"GEN_DIR={generated}",
-                               f"BUILD_DIR={build}", *target.make_variables()],
+                               f"BUILD_DIR={build}", *board.make_variables()],
                               capture_output=True, text=True)
         build_seconds = time.perf_counter() - started
         if make.returncode != 0:
-            raise RuntimeError(f"bare-metal build for {target.name} failed:\n{make.stdout[-2000:]}\n"
+            raise RuntimeError(f"bare-metal build for {board.name} failed:\n{make.stdout[-2000:]}\n"
                                f"{make.stderr[-4000:]}")
         sections = _section_sizes(build / "image.elf")
         model_sections = _object_sections((build / "image.map").read_text(), "digitedge_model.o")
-        command = ["qemu-system-arm", "-M", target.machine, *QEMU_OPTIONS,
+        command = ["qemu-system-arm", "-M", board.machine, *QEMU_OPTIONS,
                    *(("-icount", "shift=0") if count_instructions else ()), "-kernel", str(build / "image.elf")]
         started = time.perf_counter()
         try:
             run = subprocess.run(command, cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                  timeout=timeout_s)
         except subprocess.TimeoutExpired:
-            raise DigitedgeError(f"QEMU {target.machine} did not finish within {timeout_s:.0f} s") from None
+            raise DigitedgeError(f"QEMU {board.machine} did not finish within {timeout_s:.0f} s") from None
         qemu_seconds = time.perf_counter() - started
-    return _result(target, run.stdout, run.returncode, len(model_inputs), count_instructions, sections,
-                   model_sections, len(tflite_bytes), qemu_seconds, build_seconds,
-                   str(build_dir) if build_dir is not None else None)
+    return _result(board, run.stdout, run.returncode, images, count_instructions, sections, model_sections,
+                   tflite_bytes, qemu_seconds, build_seconds, str(build_dir) if build_dir is not None else None)
 
 
 def _result(target: Board, log: str, status: int, images: int, count_instructions: bool,
