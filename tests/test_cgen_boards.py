@@ -131,3 +131,49 @@ def test_the_compact_model_is_bit_exact_on_every_core(name):
     assert result.ram_bytes == result.model_ram_bytes + result.stack_used_bytes
     assert 0 < result.model_flash_bytes < result.flash_bytes
     assert result.instructions_per_inference > 1_000_000  # ~1.6 M MACs: at least one instruction each
+
+
+@pytest.fixture(scope="module")
+def fake_run(tmp_path_factory):
+    """A run folder with one int8 variant: a 784 -> 10 fully connected layer (built in milliseconds)."""
+    import json
+
+    from test_cgen_fixtures import fully_connected_model
+
+    run = tmp_path_factory.mktemp("board-run")
+    (run / "tflite").mkdir()
+    (run / "config.toml").write_text("")
+    (run / "manifest.json").write_text(json.dumps({"stages": {"convert": {"int8_qat": {}}}}))
+    (run / "tflite" / "int8_qat.tflite").write_bytes(fully_connected_model(0, in_shape=(1, 28, 28, 1), units=10))
+    return run
+
+
+@needs_arm_toolchain
+@pytest.mark.mnist
+def test_firmware_run_writes_the_board_table_for_the_boards_asked(fake_run, tmp_path):
+    import pandas as pd
+
+    from test_cli_errors import must_succeed
+
+    out = must_succeed("firmware", "run", "--qemu", "--run", fake_run, "--board", "m0,m55", "--images", "5",
+                       "--out", tmp_path / "board")
+    table = pd.read_csv(tmp_path / "board" / "board.csv")
+    assert list(table.board) == ["m0", "m55"] and set(table.variant) == {"int8_qat"}
+    assert list(table.bit_exact) == [5, 5]
+    assert (table.instructions_per_mac == table.instructions_per_inference / table.macs).all()
+    assert table.tflm_arena_bytes.min() > 0  # measured: this run's manifest has no micro stage
+    assert "instructions counted by QEMU -icount (not cycles or time)" in out
+
+
+@pytest.mark.parametrize("args, env, message", [
+    (("--board", "m9"), None, "Error: unknown board 'm9'; choose one of m0, m3, m4, m7, m33, m55 or all"),
+    (("--variant", "pruned_int8"), None, "is not in {run}; choose one of int8_qat"),
+    ((), {"PATH": "/nonexistent"}, "install with: apt-get install -y gcc-arm-none-eabi libnewlib-arm-none-eabi "
+                                   "qemu-system-arm"),
+])
+def test_firmware_run_mistakes_are_one_line_errors(fake_run, args, env, message):
+    from test_cli_errors import run_cli
+
+    code, out, err = run_cli("firmware", "run", "--qemu", "--run", fake_run, *args, env=env)
+    assert code == 1 and out == "" and len(err.strip().splitlines()) == 1
+    assert message.format(run=fake_run) in err
