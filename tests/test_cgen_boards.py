@@ -177,3 +177,12 @@ def test_firmware_run_mistakes_are_one_line_errors(fake_run, args, env, message)
     code, out, err = run_cli("firmware", "run", "--qemu", "--run", fake_run, *args, env=env)
     assert code == 1 and out == "" and len(err.strip().splitlines()) == 1
     assert message.format(run=fake_run) in err
+
+
+def test_the_board_config_section_names_its_key_when_a_board_is_unknown():
+    from digitedge import config
+
+    assert config.load(None, {}).board.boards == "m4"
+    assert config.load(None, {"board.boards": "all"}).board.boards == "all"
+    with pytest.raises(DigitedgeError, match=r"^board.boards: unknown board 'm9'"):
+        config.load(None, {"board.boards": "m0,m9"})
