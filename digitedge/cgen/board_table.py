@@ -26,7 +26,7 @@ TABLE_CSV, TABLE_JSON = "board.csv", "board.json"
 COLUMNS = ("variant", "board", "core", "machine", "images", "bit_exact", "accuracy", "flash_bytes",
            "model_flash_bytes", "ram_bytes", "model_ram_bytes", "stack_used_bytes", "macs",
            "instructions_per_inference", "instructions_per_mac", "tflite_bytes", "tflm_arena_bytes",
-           "qemu_seconds", "build_seconds")
+           "qemu_seconds", "qemu_cpu_seconds", "build_seconds")
 
 
 def tflm_facts(variants: dict[str, bytes], micro_stage: dict | None = None) -> dict[str, dict]:
@@ -84,7 +84,7 @@ def format_row(row: dict) -> str:
     per_mac = f"{row['instructions_per_mac']:.2f}" if row["instructions_per_mac"] is not None else "-"
     return (f"[board] {row['variant']} on {row['board']} ({row['core']}): {row['bit_exact']}/{row['images']} bit-exact, "
             f"flash {row['model_flash_bytes']:,} B (image {row['flash_bytes']:,} B), RAM {row['ram_bytes']:,} B, {per_mac} instructions/MAC, "
-            f"QEMU {row['qemu_seconds']:.1f} s")
+            f"QEMU {row['qemu_seconds']:.1f} s wall, {row['qemu_cpu_seconds']:.1f} s CPU")
 
 
 def format_board_table(table: pd.DataFrame) -> str:

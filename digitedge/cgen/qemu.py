@@ -12,6 +12,7 @@ milliseconds.
 from __future__ import annotations
 
 import re
+import resource
 import shutil
 import subprocess
 import tempfile
@@ -60,7 +61,8 @@ class QemuResult:
     stack_reserved_bytes: int
     stack_used_bytes: int
     tflite_bytes: int
-    qemu_seconds: float
+    qemu_seconds: float  # wall
+    qemu_cpu_seconds: float  # QEMU's own user + system CPU time: its wall time on an idle core
     build_seconds: float
     build_dir: str | None
 
@@ -143,20 +145,26 @@ def run_firmware(model_sources: dict[str, str], digits: bytes, images: int, boar
         model_sections = _object_sections((build / "image.map").read_text(), "digitedge_model.o")
         command = ["qemu-system-arm", "-M", board.machine, *QEMU_OPTIONS,
                    *(("-icount", "shift=0") if count_instructions else ()), "-kernel", str(build / "image.elf")]
-        started = time.perf_counter()
+        started, cpu_before = time.perf_counter(), _children_cpu_seconds()
         try:
             run = subprocess.run(command, cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                  timeout=timeout_s)
         except subprocess.TimeoutExpired:
             raise DigitedgeError(f"QEMU {board.machine} did not finish within {timeout_s:.0f} s") from None
-        qemu_seconds = time.perf_counter() - started
+        qemu_seconds, qemu_cpu_seconds = time.perf_counter() - started, _children_cpu_seconds() - cpu_before
     return _result(board, run.stdout, run.returncode, images, count_instructions, sections, model_sections,
-                   tflite_bytes, qemu_seconds, build_seconds, str(build_dir) if build_dir is not None else None)
+                   tflite_bytes, (qemu_seconds, qemu_cpu_seconds), build_seconds,
+                   str(build_dir) if build_dir is not None else None)
+
+
+def _children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _result(target: Board, log: str, status: int, images: int, count_instructions: bool,
-            sections: dict[str, int], model_sections: dict[str, int], tflite_size: int, qemu_seconds: float,
-            build_seconds: float, build_dir: str | None) -> QemuResult:
+            sections: dict[str, int], model_sections: dict[str, int], tflite_size: int,
+            qemu_seconds: tuple[float, float], build_seconds: float, build_dir: str | None) -> QemuResult:
     rows = np.array([[int(v) for v in m] for m in _IMAGE.findall(log)], dtype=np.int64).reshape(-1, 5)
     summary, calibration = _SUMMARY.search(log), _CALIBRATION.search(log)
     if summary is None or len(rows) != images:
@@ -183,7 +191,7 @@ def _result(target: Board, log: str, status: int, images: int, count_instruction
         ram_bytes=model_ram + int(summary.group(5)), model_ram_bytes=model_ram,
         static_ram_bytes=sections.get(".data", 0) + sections.get(".bss", 0),
         stack_reserved_bytes=sections.get(".stack", 0), stack_used_bytes=int(summary.group(5)),
-        tflite_bytes=tflite_size, qemu_seconds=qemu_seconds, build_seconds=build_seconds, build_dir=build_dir)
+        tflite_bytes=tflite_size, qemu_seconds=qemu_seconds[0], qemu_cpu_seconds=qemu_seconds[1], build_seconds=build_seconds, build_dir=build_dir)
 
 
 def _section_sizes(elf: Path) -> dict[str, int]:
@@ -225,5 +233,6 @@ def format_qemu_result(result: QemuResult) -> str:
         lines.append(f"  instructions per inference {result.instructions_per_inference:,.0f} "
                      f"(min {result.instructions_min:,}, max {result.instructions_max:,}; counted with -icount, "
                      f"not cycles or time)")
-    lines.append(f"  build {result.build_seconds:.1f} s, QEMU run {result.qemu_seconds:.1f} s wall")
+    lines.append(f"  build {result.build_seconds:.1f} s, QEMU run {result.qemu_seconds:.1f} s wall "
+                 f"({result.qemu_cpu_seconds:.1f} s CPU)")
     return "\n".join(lines)
