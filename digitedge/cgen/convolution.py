@@ -43,12 +43,17 @@ def rows(conv: Conv) -> np.ndarray:
     return conv.filter.reshape(conv.out_shape[2], -1)
 
 
-def scratch_bytes(layer: Conv | ConvPool) -> int:
-    """Arena bytes the layer's windows need: the most any path uses (two int16 windows on DSP)."""
-    conv, _ = _parts(layer)
+def _window_region(conv: Conv) -> int:
+    """Arena bytes for the windows: the most any path uses (two int16 windows on DSP)."""
     taps = _taps(conv)
     dsp = 0 if sparse_if_smaller(rows(conv)) is not None else 2 * 2 * _padded(taps)
     return _padded(max(taps, dsp))
+
+
+def scratch_bytes(layer: Conv | ConvPool) -> int:
+    """Arena bytes the layer works in: its windows, then (fused pool) one int32 running max per channel."""
+    conv, pool = _parts(layer)
+    return _window_region(conv) + (4 * conv.out_shape[2] if pool is not None else 0)
 
 
 def dsp_order(filter_rows: np.ndarray) -> np.ndarray:
@@ -59,10 +64,10 @@ def dsp_order(filter_rows: np.ndarray) -> np.ndarray:
     return padded.reshape(count, -1, 4)[:, :, [0, 2, 1, 3]].reshape(count, -1)
 
 
-def emit(layer: Conv | ConvPool, function: str, window_location: str) -> str:
+def emit(layer: Conv | ConvPool, function: str, scratch_offset: int) -> str:
     """The layer's constants, window gather, per-path kernels and `function(input, output)`."""
     conv, pool = _parts(layer)
-    out_c, taps = conv.out_shape[2], _taps(conv)
+    out_c = conv.out_shape[2]
     filter_rows = rows(conv)
     bias = conv.bias.astype(np.int64) if conv.bias is not None else np.zeros(out_c, np.int64)
     folded = checked_int32(bias + conv.input_offset * filter_rows.astype(np.int64).sum(1), function)
@@ -83,34 +88,49 @@ def emit(layer: Conv | ConvPool, function: str, window_location: str) -> str:
                  array("int8_t", f"{function}_filter", filter_rows, 24), "#endif\n"]
     text += ["/* bias + input_offset * sum(filter): the zero point folded in once per channel */\n",
              array("int32_t", f"{function}_bias", folded, 8), requant_arrays(function, conv.requant),
-             _store(conv, pool, function)]
+             _finish(conv, pool, function)]
+    best = scratch_offset + _window_region(conv)
     if sparse is not None:
         text += [_window(conv, function, "int8_t"), _sparse_pixel(conv, function, sparse.masks.shape[1]),
-                 _driver(conv, pool, function, window_location, pair=False)]
+                 _driver(conv, pool, function, scratch_offset, best, pair=False)]
     else:
-        text += ["#if CGEN_DSP\n", _window(conv, function, "int16_t"), _dsp_pair(conv, function),
-                 _driver(conv, pool, function, window_location, pair=True), "#else\n",
+        text += ["#if CGEN_DSP\n", _window(conv, function, "int16_t"), _dsp_pair(conv, pool, function),
+                 _driver(conv, pool, function, scratch_offset, best, pair=True), "#else\n",
                  _window(conv, function, "int8_t"), "#if CGEN_MVE\n", _mve_pixel(conv, function), "#else\n",
                  _plain_pixel(conv, function), "#endif\n",
-                 _driver(conv, pool, function, window_location, pair=False), "#endif\n"]
+                 _driver(conv, pool, function, scratch_offset, best, pair=False), "#endif\n"]
     return "".join(text)
 
 
-def _store(conv: Conv, pool, function: str) -> str:
-    """Requantize one accumulator into out[c]; with a fused max pool, keep the larger value."""
+def _finish(conv: Conv, pool, function: str) -> str:
+    """Requantize channel c's accumulator into out[c]; with a fused max pool, first keep the running
+    max of the accumulators in best[] (requantization is monotonic: one requantization per pooled pixel)."""
     value = requant_call(function, conv.requant, "c")
     if pool is None:
-        body = f"    (void)first;\n    out[c] = {value};"
-    else:
-        clamp = ""
-        if pool.act_min > -128 or pool.act_max < 127:
-            clamp = (f"\n    value = value < {pool.act_min} ? {pool.act_min} : value;"
-                     f"\n    value = value > {pool.act_max} ? {pool.act_max} : value;")
-        body = f"    int8_t value = {value};{clamp}\n    if (first || value > out[c]) {{\n        out[c] = value;\n    }}"
-    return f"""
-static inline void {function}_store(int8_t *out, int first, int c, int32_t acc)
+        return f"""
+static inline void {function}_finish(int32_t *best, int8_t *out, int phase, int c, int32_t acc)
 {{
-{body}
+    (void)best;
+    (void)phase;
+    out[c] = {value};
+}}
+"""
+    clamp = ""
+    if pool.act_min > -128 or pool.act_max < 127:
+        clamp = (f"\n        value = value < {pool.act_min} ? {pool.act_min} : value;"
+                 f"\n        value = value > {pool.act_max} ? {pool.act_max} : value;")
+    return f"""
+static inline void {function}_finish(int32_t *best, int8_t *out, int phase, int c, int32_t acc)
+{{
+    if (!(phase & POOL_FIRST) && best[c] > acc) {{
+        acc = best[c];
+    }}
+    if (phase & POOL_LAST) {{
+        int32_t value = {value};{clamp}
+        out[c] = (int8_t)value;
+    }} else {{
+        best[c] = acc;
+    }}
 }}
 """
 
@@ -156,23 +176,77 @@ static inline void {function}_window(const int8_t *input, int out_y, int out_x, 
 """
 
 
-def _positions(conv: Conv, pool, visit: str) -> str:
-    """Loops over the conv pixels to compute, with `visit` run for each (y, x, out, first)."""
+def _driver(conv: Conv, pool, function: str, window_offset: int, best_offset: int, pair: bool) -> str:
     out_h, out_w, out_c = conv.out_shape
+    second = _padded(_taps(conv))
+    window = (f"int16_t *window = arena.halves + {window_offset // 2};" if pair
+              else f"int8_t *window = arena.bytes + {window_offset};")
     if pool is None:
-        return f"""    int y, x;
+        if pair:
+            visit = f"""            if (!pending) {{
+                {function}_window(input, y, x, window);
+                pending_out = out;
+                pending = 1;
+            }} else {{
+                {function}_window(input, y, x, window + {second});
+                {function}_pair(window, pending_out, out);
+                pending = 0;
+            }}"""
+            state, flush = "    int8_t *pending_out = output;\n    int pending = 0;\n", f"""    if (pending) {{   /* an odd pixel out: paired with a copy of itself */
+        memcpy(window + {second}, window, {2 * second});
+        {function}_pair(window, pending_out, pending_out);
+    }}
+"""
+        else:
+            visit = f"""            {function}_window(input, y, x, window);
+            {function}_pixel(window, (int32_t *)0, out, POOL_LAST);"""
+            state, flush = "", ""
+        return f"""
+static NOINLINE void {function}(const int8_t *input, int8_t *output)
+{{
+    {window}
     int8_t *out = output;
-    for (y = 0; y < {out_h}; ++y) {{
+    int y, x;
+{state}    for (y = 0; y < {out_h}; ++y) {{
         for (x = 0; x < {out_w}; ++x, out += {out_c}) {{
-            const int first = 1;
 {visit}
         }}
     }}
+{flush}}}
 """
+    if pair:
+        visit = f"""                    if (!pending) {{
+                        {function}_window(input, y, x, window);
+                        pending = 1;
+                    }} else {{
+                        {function}_window(input, y, x, window + {second});
+                        remaining -= 2;
+                        {function}_pair(window, best, out, phase | (remaining ? 0 : POOL_LAST));
+                        phase = 0;
+                        pending = 0;
+                    }}"""
+        state = "            int pending = 0;\n"
+        flush = f"""            if (pending) {{   /* an odd pixel out: paired with a copy of itself */
+                memcpy(window + {second}, window, {2 * second});
+                {function}_pair(window, best, out, phase | POOL_LAST);
+            }}
+"""
+    else:
+        visit = f"""                    {function}_window(input, y, x, window);
+                    --remaining;
+                    {function}_pixel(window, best, out, phase | (remaining ? 0 : POOL_LAST));
+                    phase = 0;"""
+        state, flush = "", ""
     (window_h, window_w), (stride_h, stride_w), (pad_h, pad_w) = pool.window, pool.stride, pool.padding
     pool_h, pool_w, _ = pool.out_shape
-    return f"""    int pool_y, pool_x, y, x;
+    return f"""
+/* Each pooled pixel: the conv pixels of its window, max-combined as accumulators, requantized once. */
+static NOINLINE void {function}(const int8_t *input, int8_t *output)
+{{
+    {window}
+    int32_t *best = arena.words + {best_offset // 4};
     int8_t *out = output;
+    int pool_y, pool_x, y, x;
     for (pool_y = 0; pool_y < {pool_h}; ++pool_y) {{
         const int y0 = pool_y * {stride_h} - {pad_h};
         const int y_start = y0 > 0 ? y0 : 0;
@@ -181,106 +255,95 @@ def _positions(conv: Conv, pool, visit: str) -> str:
             const int x0 = pool_x * {stride_w} - {pad_w};
             const int x_start = x0 > 0 ? x0 : 0;
             const int x_end = x0 + {window_w} < {out_w} ? x0 + {window_w} : {out_w};
-            for (y = y_start; y < y_end; ++y) {{
+            int remaining = (y_end - y_start) * (x_end - x_start), phase = POOL_FIRST;
+{state}            for (y = y_start; y < y_end; ++y) {{
                 for (x = x_start; x < x_end; ++x) {{
-                    const int first = y == y_start && x == x_start;
 {visit}
                 }}
             }}
-        }}
-    }}
-"""
-
-
-def _driver(conv: Conv, pool, function: str, window_location: str, pair: bool) -> str:
-    tap = "int16_t" if pair else "int8_t"
-    member = "halves" if pair else "bytes"
-    window = f"{tap} *window = arena.{member} + {window_location // (2 if pair else 1)};"
-    if not pair:
-        visit = f"""            {function}_window(input, y, x, window);
-            {function}_pixel(window, out, first);"""
-        return f"""
-static NOINLINE void {function}(const int8_t *input, int8_t *output)
-{{
-    {window}
-{_positions(conv, pool, visit)}}}
-"""
-    second = _padded(_taps(conv))
-    visit = f"""            if (!pending) {{
-                {function}_window(input, y, x, window);
-                pending_out = out;
-                pending_first = first;
-                pending = 1;
-            }} else {{
-                {function}_window(input, y, x, window + {second});
-                {function}_pair(window, window + {second}, pending_out, out, pending_first, first);
-                pending = 0;
-            }}"""
-    return f"""
-/* Pixels go through the kernel two at a time; an odd one out is paired with itself. */
-static NOINLINE void {function}(const int8_t *input, int8_t *output)
-{{
-    {window}
-    int8_t *pending_out = output;
-    int pending = 0, pending_first = 0;
-{_positions(conv, pool, visit)}    if (pending) {{
-        {function}_pair(window, window, pending_out, pending_out, pending_first, 0);
+{flush}        }}
     }}
 }}
 """
 
 
-def _dsp_pair(conv: Conv, function: str) -> str:
+_DSP_STEP = """const uint32_t x0_low = read_u32(x + {o}), x0_high = read_u32(x + {o} + 2);
+            const uint32_t x1_low = read_u32(x + {padded} + {o}), x1_high = read_u32(x + {padded} + {o} + 2);
+            uint32_t w = read_u32(f + {o}), w_low = __sxtb16(w), w_high = sxtb16_ror8(w);
+            acc00 = __smlad(w_low, x0_low, acc00);
+            acc00 = __smlad(w_high, x0_high, acc00);
+            acc10 = __smlad(w_low, x1_low, acc10);
+            acc10 = __smlad(w_high, x1_high, acc10);"""
+
+_DSP_STEP_SECOND = """
+            w = read_u32(f + {padded} + {o});
+            w_low = __sxtb16(w);
+            w_high = sxtb16_ror8(w);
+            acc01 = __smlad(w_low, x0_low, acc01);
+            acc01 = __smlad(w_high, x0_high, acc01);
+            acc11 = __smlad(w_low, x1_low, acc11);
+            acc11 = __smlad(w_high, x1_high, acc11);"""
+
+
+def _dsp_steps(padded: int, channels: int) -> str:
+    """The inner loop over groups of four taps (two groups per iteration, one more if odd) for one or
+    two channels; x is the first window, x + padded the second."""
+    def step(offset: int) -> str:
+        text = _DSP_STEP.format(o=offset, padded=padded)
+        return text + (_DSP_STEP_SECOND.format(o=offset, padded=padded) if channels == 2 else "")
+    groups = padded // 4
+    text = ""
+    if groups >= 2:
+        text += f"""        int k;
+        for (k = 0; k < {groups // 2}; ++k, f += 8, x += 8) {{
+            {{
+            {step(0)}
+            }}
+            {{
+            {step(4)}
+            }}
+        }}
+"""
+    if groups % 2:
+        text += f"""        {{
+            {step(0)}
+        }}
+"""
+    return text
+
+
+def _dsp_pair(conv: Conv, pool, function: str) -> str:
+    """Two pixels (window, window + padded) x two channels: each weight word feeds four SMLADs."""
     out_c, padded = conv.out_shape[2], _padded(_taps(conv))
+    if pool is None:
+        signature = "int8_t *out0, int8_t *out1"
+
+        def finish(channel: str, first: str, second: str) -> str:
+            return (f"        {function}_finish((int32_t *)0, out0, 0, {channel}, {first});\n"
+                    f"        {function}_finish((int32_t *)0, out1, 0, {channel}, {second});\n")
+    else:
+        signature = "int32_t *best, int8_t *out, int phase"
+
+        def finish(channel: str, first: str, second: str) -> str:
+            return f"        {function}_finish(best, out, phase, {channel}, {first} > {second} ? {first} : {second});\n"
     odd = ""
     if out_c % 2:
         odd = f"""    {{
         const int8_t *f = filter;
-        const int16_t *x0 = window0, *x1 = window1;
-        int32_t acc0 = {function}_bias[c], acc1 = acc0;
-        for (k = 0; k < {padded // 4}; ++k, f += 4, x0 += 4, x1 += 4) {{
-            const uint32_t w = read_u32(f);
-            const uint32_t w_low = __sxtb16(w), w_high = sxtb16_ror8(w);
-            acc0 = __smlad(w_low, read_u32(x0), acc0);
-            acc0 = __smlad(w_high, read_u32(x0 + 2), acc0);
-            acc1 = __smlad(w_low, read_u32(x1), acc1);
-            acc1 = __smlad(w_high, read_u32(x1 + 2), acc1);
-        }}
-        {function}_store(out0, first0, c, acc0);
-        {function}_store(out1, first1, c, acc1);
-    }}
+        const int16_t *x = window;
+        int32_t acc00 = {function}_bias[c], acc10 = acc00;
+{_dsp_steps(padded, 1)}{finish("c", "acc00", "acc10")}    }}
 """
     return f"""
-/* Two pixels x two channels: each weight word feeds four SMLADs, each window word two. */
-static NOINLINE void {function}_pair(const int16_t *window0, const int16_t *window1, int8_t *out0, int8_t *out1,
-                                     int first0, int first1)
+static NOINLINE void {function}_pair(const int16_t *window, {signature})
 {{
     const int8_t *filter = {function}_filter;
-    int c, k;
+    int c;
     for (c = 0; c < {out_c - out_c % 2}; c += 2, filter += {2 * padded}) {{
         const int8_t *f = filter;
-        const int16_t *x0 = window0, *x1 = window1;
+        const int16_t *x = window;
         int32_t acc00 = {function}_bias[c], acc01 = {function}_bias[c + 1], acc10 = acc00, acc11 = acc01;
-        for (k = 0; k < {padded // 4}; ++k, f += 4, x0 += 4, x1 += 4) {{
-            const uint32_t w0 = read_u32(f), w1 = read_u32(f + {padded});
-            const uint32_t w0_low = __sxtb16(w0), w0_high = sxtb16_ror8(w0);
-            const uint32_t w1_low = __sxtb16(w1), w1_high = sxtb16_ror8(w1);
-            const uint32_t x0_low = read_u32(x0), x0_high = read_u32(x0 + 2);
-            const uint32_t x1_low = read_u32(x1), x1_high = read_u32(x1 + 2);
-            acc00 = __smlad(w0_low, x0_low, acc00);
-            acc00 = __smlad(w0_high, x0_high, acc00);
-            acc01 = __smlad(w1_low, x0_low, acc01);
-            acc01 = __smlad(w1_high, x0_high, acc01);
-            acc10 = __smlad(w0_low, x1_low, acc10);
-            acc10 = __smlad(w0_high, x1_high, acc10);
-            acc11 = __smlad(w1_low, x1_low, acc11);
-            acc11 = __smlad(w1_high, x1_high, acc11);
-        }}
-        {function}_store(out0, first0, c, acc00);
-        {function}_store(out0, first0, c + 1, acc01);
-        {function}_store(out1, first1, c, acc10);
-        {function}_store(out1, first1, c + 1, acc11);
-    }}
+{_dsp_steps(padded, 2)}{finish("c", "acc00", "acc10")}{finish("c + 1", "acc01", "acc11")}    }}
 {odd}}}
 """
 
@@ -307,7 +370,7 @@ def _mve_pixel(conv: Conv, function: str) -> str:
             {accumulate(lanes, "tail")}
         }}
 """ if tail else ""
-        stores = "\n".join(f"        {function}_store(out, first, c + {lane}, acc{lane});" for lane in range(lanes))
+        stores = "\n".join(f"        {function}_finish(best, out, phase, c + {lane}, acc{lane});" for lane in range(lanes))
         init = ", ".join(f"acc{lane} = {function}_bias[c + {lane}]" for lane in range(lanes))
         counter = "        int k;\n" if chunks else ""
         return f"""        const int8_t *x = window, *f = filter;
@@ -321,7 +384,7 @@ def _mve_pixel(conv: Conv, function: str) -> str:
 """
     return f"""
 /* Four channels per pass: one window load feeds four VMLADAVA.S8 (16 MACs each). */
-static NOINLINE void {function}_pixel(const int8_t *window, int8_t *out, int first)
+static NOINLINE void {function}_pixel(const int8_t *window, int32_t *best, int8_t *out, int phase)
 {{
     const int8_t *filter = {function}_filter;
     int c;
@@ -334,12 +397,12 @@ static NOINLINE void {function}_pixel(const int8_t *window, int8_t *out, int fir
 def _plain_pixel(conv: Conv, function: str) -> str:
     out_c, taps = conv.out_shape[2], _taps(conv)
     return f"""
-static NOINLINE void {function}_pixel(const int8_t *window, int8_t *out, int first)
+static NOINLINE void {function}_pixel(const int8_t *window, int32_t *best, int8_t *out, int phase)
 {{
     const int8_t *filter = {function}_filter;
     int c;
     for (c = 0; c < {out_c}; ++c, filter += {taps}) {{
-        {function}_store(out, first, c, {function}_bias[c] + dot_s8(window, filter, {taps}));
+        {function}_finish(best, out, phase, c, {function}_bias[c] + dot_s8(window, filter, {taps}));
     }}
 }}
 """
@@ -349,7 +412,7 @@ def _sparse_pixel(conv: Conv, function: str, words: int) -> str:
     out_c = conv.out_shape[2]
     return f"""
 /* Only the nonzero weights: for each set bit of a channel's mask, one multiply-accumulate. */
-static NOINLINE void {function}_pixel(const int8_t *window, int8_t *out, int first)
+static NOINLINE void {function}_pixel(const int8_t *window, int32_t *best, int8_t *out, int phase)
 {{
     const uint32_t *mask = {function}_mask;
     const int8_t *value = {function}_values;
@@ -359,7 +422,7 @@ static NOINLINE void {function}_pixel(const int8_t *window, int8_t *out, int fir
         for (word = 0; word < {words}; ++word) {{
             acc += masked_dot(*mask++, &value, window + {MASK_WORD_BITS} * word);
         }}
-        {function}_store(out, first, c, acc);
+        {function}_finish(best, out, phase, c, acc);
     }}
 }}
 """

@@ -54,13 +54,20 @@ static inline int32_t divide_by_pot(int32_t x, int exponent)
     return (x >> exponent) + (remainder > threshold ? 1 : 0);
 }
 
+/* high_mul for a positive multiplier b (never INT32_MIN, so no saturation): truncating the nudged
+ * product towards zero is, for either sign, one arithmetic shift of product + 2^30. */
+static inline int32_t high_mul_positive(int32_t a, int32_t b)
+{
+    return (int32_t)(((int64_t)a * (int64_t)b + (1 << 30)) >> 31);
+}
+
 /* MultiplyByQuantizedMultiplier (double rounding), plus the output zero point and the activation clamp. */
 static inline int8_t requantize(int32_t acc, int32_t multiplier, int shift, int32_t zero_point,
                                 int32_t act_min, int32_t act_max)
 {
     const int left_shift = shift > 0 ? shift : 0;
     const int right_shift = shift > 0 ? 0 : -shift;
-    int32_t value = divide_by_pot(high_mul(acc * (1 << left_shift), multiplier), right_shift) + zero_point;
+    int32_t value = divide_by_pot(high_mul_positive(acc * (1 << left_shift), multiplier), right_shift) + zero_point;
     if (value < act_min) {
         value = act_min;
     }
@@ -364,6 +371,9 @@ def _source(graph: Graph, plan: ArenaPlan, name: str, digest: str) -> str:
 #define NOINLINE
 #define MAYBE_UNUSED
 #endif
+
+#define POOL_FIRST 1   /* phase bits of a fused pool: the window's first conv pixel, its last */
+#define POOL_LAST 2
 """, _FIXED_POINT]
     if any(_sparse(layer) is None and (isinstance(layer, FullyConnected) or _windowed(layer)
                                        or window_bytes(layer)) for layer in graph.layers):
@@ -377,7 +387,7 @@ def _source(graph: Graph, plan: ArenaPlan, name: str, digest: str) -> str:
     if plan.arena_bytes:
         parts.append(f"\n/* Activations and convolution windows; buffers whose lifetimes do not overlap share bytes. */\n"
                      f"static union {{\n    int32_t align;\n    int8_t bytes[{plan.arena_bytes}];\n"
-                     f"    int16_t halves[{plan.arena_bytes // 2}];\n}} arena;\n")
+                     f"    int16_t halves[{plan.arena_bytes // 2}];\n    int32_t words[{plan.arena_bytes // 4}];\n}} arena;\n")
     calls = []
     for index, layer in enumerate(graph.layers):
         function = f"layer{index}_{layer.op.lower().replace('+', '_')}"
