@@ -20,6 +20,7 @@ class ArenaPlan:
     arena_bytes: int
     in_place: frozenset[int]  # layer indices that overwrite their own input
     scratch: dict[int, int] = field(default_factory=dict)  # layer index -> offset of its working buffer
+    scratch_bytes: dict[int, int] = field(default_factory=dict)  # layer index -> its size
 
 
 @dataclass
@@ -86,7 +87,8 @@ def plan_arena(graph: Graph, scratch_bytes: dict[int, int] | None = None) -> Are
     offsets = {tensor: offset for offset, segment in placed for tensor in segment.tensors if tensor >= 0}
     scratch = {-1 - key: offset for offset, segment in placed for key in segment.tensors if key < 0}
     arena_bytes = _align(_extent(placed))
-    return ArenaPlan(offsets, arena_bytes, frozenset(in_place), scratch)
+    return ArenaPlan(offsets, arena_bytes, frozenset(in_place), scratch,
+                     {index: _align(size) for index, size in (scratch_bytes or {}).items()})
 
 
 def _place(chains: list[list[_Segment]], prefer_high: bool) -> list[tuple[int, _Segment]]:
