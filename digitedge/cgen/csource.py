@@ -3,7 +3,11 @@
 Each layer becomes a function with its shapes as literals, running TFLite Micro's int8 reference
 arithmetic (integer_ops/conv.h, depthwise_conv.h, pooling.h, fully_connected.h, softmax.h with
 gemmlowp's fixed-point exp). Accumulation is exact integer arithmetic, so reordering it (folding
-the input zero point into the bias, SIMD dot products on Cortex-M4) keeps every output bit.
+the input zero point into the bias, SIMD dot products, skipping pruned zeros) keeps every output bit.
+One source compiles for every core: the compiler's feature macros choose the MVE (Cortex-M55),
+DSP (Cortex-M4/M7/M33) or plain C kernels (digitedge.cgen.convolution). Each MAX_POOL_2D is fused
+into the convolution before it, and every activation and working buffer has an offset in one
+static arena (digitedge.cgen.plan).
 
 TFLite Micro, not LiteRT, is the reference: LiteRT's reference FULLY_CONNECTED rescales the
 accumulator from the float scales and rounds once, while TFLM multiplies by QuantizeMultiplier's
