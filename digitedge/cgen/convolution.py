@@ -406,16 +406,30 @@ static NOINLINE void {function}_pixel(const int8_t *window, int32_t *best, int8_
 
 
 def _plain_pixel(conv: Conv, function: str) -> str:
+    """The reference: two channels per pass share each window load; an odd channel goes alone."""
     out_c, taps = conv.out_shape[2], _taps(conv)
+    odd = f"""    if (c < {out_c}) {{
+        {function}_finish(best, out, phase, c, {function}_bias[c] + dot_s8(window, filter, {taps}));
+    }}
+""" if out_c % 2 else ""
     return f"""
 static NOINLINE void {function}_pixel(const int8_t *window, int32_t *best, int8_t *out, int phase)
 {{
     const int8_t *filter = {function}_filter;
-    int c;
-    for (c = 0; c < {out_c}; ++c, filter += {taps}) {{
-        {function}_finish(best, out, phase, c, {function}_bias[c] + dot_s8(window, filter, {taps}));
+    int c, k;
+    for (c = 0; c < {out_c - out_c % 2}; c += 2, filter += {2 * taps}) {{
+        /* indices count up to zero from -taps: the loop test is the increment's own flag */
+        const int8_t *x_end = window + {taps}, *f0_end = filter + {taps}, *f1_end = filter + {2 * taps};
+        int32_t acc0 = {function}_bias[c], acc1 = {function}_bias[c + 1];
+        for (k = -{taps}; k != 0; ++k) {{
+            const int32_t x = x_end[k];
+            acc0 += f0_end[k] * x;
+            acc1 += f1_end[k] * x;
+        }}
+        {function}_finish(best, out, phase, c, acc0);
+        {function}_finish(best, out, phase, c + 1, acc1);
     }}
-}}
+{odd}}}
 """
 
 
