@@ -186,3 +186,41 @@ def test_the_board_config_section_names_its_key_when_a_board_is_unknown():
     assert config.load(None, {"board.boards": "all"}).board.boards == "all"
     with pytest.raises(DigitedgeError, match=r"^board.boards: unknown board 'm9'"):
         config.load(None, {"board.boards": "m0,m9"})
+
+
+@needs_arm_toolchain
+@pytest.mark.mnist
+def test_the_board_stage_records_its_table_summary_columns_and_report_facts(fake_run, tmp_path):
+    import shutil
+
+    from digitedge.pipeline import board as board_stage
+    from digitedge.rundir import RunDir
+    from test_cli_errors import must_succeed
+
+    run = shutil.copytree(fake_run, tmp_path / "run")
+    (run / "config.toml").write_text("[board]\nimages = 20\n")
+    must_succeed("board", "--run", run, "--board", "m0,m4")
+    record = RunDir(run).read_manifest()["stages"]["board"]
+    assert record["boards"] == ["m0", "m4"] and record["images"] == 20
+    assert sorted(record["outputs"]) == ["board/board.csv", "board/board.json", "board/board.md"]
+    summary = board_stage.STAGE.summary(RunDir(run))
+    assert summary.loc["int8_qat", "c_board"] == "Cortex-M4F" and summary.loc["int8_qat", "c_bit_exact"] == 1.0
+    facts = board_stage.STAGE.facts(record)
+    assert list(facts) == ["generated C on Cortex-M0 (QEMU microbit, 20 digits)",
+                           "generated C on Cortex-M4F (QEMU mps2-an386, 20 digits)"]
+    assert "| int8_qat | Cortex-M0 | 20/20 |" in (run / "board" / "board.md").read_text()
+
+
+def test_the_board_stage_skips_with_the_packages_to_install_when_the_toolchain_is_missing(fake_run, monkeypatch):
+    from digitedge import config
+    from digitedge.cgen import qemu
+    from digitedge.pipeline import Context
+    from digitedge.pipeline.board import run_board
+    from digitedge.rundir import RunDir
+
+    monkeypatch.setattr(qemu, "missing_tools", lambda: ["qemu-system-arm"])
+    lines = []
+    run_board(Context(RunDir(fake_run), config.load(None, {}), echo=lines.append))
+    assert lines == ["[board] skipped: missing qemu-system-arm; install with: apt-get install -y gcc-arm-none-eabi "
+                     "libnewlib-arm-none-eabi qemu-system-arm"]
+    assert "board" not in RunDir(fake_run).read_manifest()["stages"]

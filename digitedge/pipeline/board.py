@@ -65,6 +65,7 @@ def _summary(run: RunDir) -> pd.DataFrame:
     rows = table[table.board == board].set_index("variant")
     return pd.DataFrame({"c_board": rows.core, "c_bit_exact": rows.bit_exact / rows.images,
                          "c_flash_bytes": rows.model_flash_bytes, "c_ram_bytes": rows.ram_bytes,
+                         "c_instructions_per_inference": rows.instructions_per_inference,
                          "c_instructions_per_mac": rows.instructions_per_mac})
 
 
