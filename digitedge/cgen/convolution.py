@@ -278,8 +278,8 @@ static NOINLINE void {function}(const int8_t *input, int8_t *output)
 """
 
 
-_DSP_STEP = """const uint32_t x0_low = read_u32(x + {o}), x0_high = read_u32(x + {o} + 2);
-            const uint32_t x1_low = read_u32(x + {padded} + {o}), x1_high = read_u32(x + {padded} + {o} + 2);
+_DSP_STEP = """const uint32_t x0_low = read_u32(x + {o}), x0_high = read_u32(x + {o2});
+            const uint32_t x1_low = read_u32(x + {p}), x1_high = read_u32(x + {p2});
             uint32_t w = read_u32(f + {o}), w_low = __sxtb16(w), w_high = sxtb16_ror8(w);
             acc00 = __smlad(w_low, x0_low, acc00);
             acc00 = __smlad(w_high, x0_high, acc00);
@@ -287,7 +287,7 @@ _DSP_STEP = """const uint32_t x0_low = read_u32(x + {o}), x0_high = read_u32(x +
             acc10 = __smlad(w_high, x1_high, acc10);"""
 
 _DSP_STEP_SECOND = """
-            w = read_u32(f + {padded} + {o});
+            w = read_u32(f + {p});
             w_low = __sxtb16(w);
             w_high = sxtb16_ror8(w);
             acc01 = __smlad(w_low, x0_low, acc01);
@@ -300,8 +300,8 @@ def _dsp_steps(padded: int, channels: int) -> str:
     """The inner loop over groups of four taps (two groups per iteration, one more if odd) for one or
     two channels; x is the first window, x + padded the second."""
     def step(offset: int) -> str:
-        text = _DSP_STEP.format(o=offset, padded=padded)
-        return text + (_DSP_STEP_SECOND.format(o=offset, padded=padded) if channels == 2 else "")
+        offsets = dict(o=offset, o2=offset + 2, p=padded + offset, p2=padded + offset + 2)
+        return _DSP_STEP.format(**offsets) + (_DSP_STEP_SECOND.format(**offsets) if channels == 2 else "")
     groups = padded // 4
     text = ""
     if groups >= 2:
