@@ -46,8 +46,9 @@ def rows(conv: Conv) -> np.ndarray:
 def _window_region(conv: Conv) -> int:
     """Arena bytes for the windows: the most any path uses (two int16 windows on DSP)."""
     taps = _taps(conv)
-    dsp = 0 if sparse_if_smaller(rows(conv)) is not None else 2 * 2 * _padded(taps)
-    return _padded(max(taps, dsp))
+    if sparse_if_smaller(rows(conv)) is not None:  # two int8 windows on every path
+        return _padded(2 * taps)
+    return _padded(max(taps, 2 * 2 * _padded(taps)))
 
 
 def scratch_bytes(layer: Conv | ConvPool) -> int:
@@ -91,11 +92,11 @@ def emit(layer: Conv | ConvPool, function: str, scratch_offset: int) -> str:
              _finish(conv, pool, function)]
     best = scratch_offset + _window_region(conv)
     if sparse is not None:
-        text += [_window(conv, function, "int8_t"), _sparse_pixel(conv, function, sparse.masks.shape[1]),
-                 _driver(conv, pool, function, scratch_offset, best, pair=False)]
+        text += [_window(conv, function, "int8_t"), _sparse_pair(conv, pool, function, sparse.masks.shape[1]),
+                 _driver(conv, pool, function, scratch_offset, best, pair=True, tap="int8_t")]
     else:
         text += ["#if CGEN_DSP\n", _window(conv, function, "int16_t"), _dsp_pair(conv, pool, function),
-                 _driver(conv, pool, function, scratch_offset, best, pair=True), "#else\n",
+                 _driver(conv, pool, function, scratch_offset, best, pair=True, tap="int16_t"), "#else\n",
                  _window(conv, function, "int8_t"), "#if CGEN_MVE\n", _mve_pixel(conv, function), "#else\n",
                  _plain_pixel(conv, function), "#endif\n",
                  _driver(conv, pool, function, scratch_offset, best, pair=False), "#endif\n"]
@@ -187,11 +188,14 @@ static inline void {function}_window(const int8_t *input, int out_y, int out_x, 
 """
 
 
-def _driver(conv: Conv, pool, function: str, window_offset: int, best_offset: int, pair: bool) -> str:
+def _driver(conv: Conv, pool, function: str, window_offset: int, best_offset: int, pair: bool,
+            tap: str = "int8_t") -> str:
+    """Visit the conv pixels to compute; `pair` kernels take two windows (window, window + second)."""
     out_h, out_w, out_c = conv.out_shape
-    second = _padded(_taps(conv))
-    window = (f"int16_t *window = arena.halves + {window_offset // 2};" if pair
+    second = _padded(_taps(conv)) if tap == "int16_t" else _taps(conv)
+    window = (f"int16_t *window = arena.halves + {window_offset // 2};" if tap == "int16_t"
               else f"int8_t *window = arena.bytes + {window_offset};")
+    copy_bytes = second * (2 if tap == "int16_t" else 1)
     if pool is None:
         if pair:
             visit = f"""            if (!pending) {{
@@ -204,7 +208,7 @@ def _driver(conv: Conv, pool, function: str, window_offset: int, best_offset: in
                 pending = 0;
             }}"""
             state, flush = "    int8_t *pending_out = output;\n    int pending = 0;\n", f"""    if (pending) {{   /* an odd pixel out: paired with a copy of itself */
-        memcpy(window + {second}, window, {2 * second});
+        memcpy(window + {second}, window, {copy_bytes});
         {function}_pair(window, pending_out, pending_out);
     }}
 """
@@ -238,7 +242,7 @@ static NOINLINE void {function}(const int8_t *input, int8_t *output)
                     }}"""
         state = "            int pending = 0;\n"
         flush = f"""            if (pending) {{   /* an odd pixel out: paired with a copy of itself */
-                memcpy(window + {second}, window, {2 * second});
+                memcpy(window + {second}, window, {copy_bytes});
                 {function}_pair(window, best, out, phase | POOL_LAST);
             }}
 """
@@ -278,8 +282,8 @@ static NOINLINE void {function}(const int8_t *input, int8_t *output)
 """
 
 
-_DSP_STEP = """const uint32_t x0_low = read_u32(x + {o}), x0_high = read_u32(x + {o} + 2);
-            const uint32_t x1_low = read_u32(x + {padded} + {o}), x1_high = read_u32(x + {padded} + {o} + 2);
+_DSP_STEP = """const uint32_t x0_low = read_u32(x + {o}), x0_high = read_u32(x + {o2});
+            const uint32_t x1_low = read_u32(x + {p}), x1_high = read_u32(x + {p2});
             uint32_t w = read_u32(f + {o}), w_low = __sxtb16(w), w_high = sxtb16_ror8(w);
             acc00 = __smlad(w_low, x0_low, acc00);
             acc00 = __smlad(w_high, x0_high, acc00);
@@ -287,7 +291,7 @@ _DSP_STEP = """const uint32_t x0_low = read_u32(x + {o}), x0_high = read_u32(x +
             acc10 = __smlad(w_high, x1_high, acc10);"""
 
 _DSP_STEP_SECOND = """
-            w = read_u32(f + {padded} + {o});
+            w = read_u32(f + {p});
             w_low = __sxtb16(w);
             w_high = sxtb16_ror8(w);
             acc01 = __smlad(w_low, x0_low, acc01);
@@ -300,8 +304,8 @@ def _dsp_steps(padded: int, channels: int) -> str:
     """The inner loop over groups of four taps (two groups per iteration, one more if odd) for one or
     two channels; x is the first window, x + padded the second."""
     def step(offset: int) -> str:
-        text = _DSP_STEP.format(o=offset, padded=padded)
-        return text + (_DSP_STEP_SECOND.format(o=offset, padded=padded) if channels == 2 else "")
+        offsets = dict(o=offset, o2=offset + 2, p=padded + offset, p2=padded + offset + 2)
+        return _DSP_STEP.format(**offsets) + (_DSP_STEP_SECOND.format(**offsets) if channels == 2 else "")
     groups = padded // 4
     text = ""
     if groups >= 2:
@@ -323,20 +327,45 @@ def _dsp_steps(padded: int, channels: int) -> str:
     return text
 
 
-def _dsp_pair(conv: Conv, pool, function: str) -> str:
-    """Two pixels (window, window + padded) x two channels: each weight word feeds four SMLADs."""
-    out_c, padded = conv.out_shape[2], _padded(_taps(conv))
+def _pair_interface(pool, function: str):
+    """A pair kernel's parameters, and the C that finishes channel c from its two pixels' accumulators:
+    two outputs without a pool, the larger accumulator into one pooled pixel with it."""
     if pool is None:
-        signature = "int8_t *out0, int8_t *out1"
-
         def finish(channel: str, first: str, second: str) -> str:
             return (f"        {function}_finish((int32_t *)0, out0, 0, {channel}, {first});\n"
                     f"        {function}_finish((int32_t *)0, out1, 0, {channel}, {second});\n")
-    else:
-        signature = "int32_t *best, int8_t *out, int phase"
+        return "int8_t *out0, int8_t *out1", finish
 
-        def finish(channel: str, first: str, second: str) -> str:
-            return f"        {function}_finish(best, out, phase, {channel}, {first} > {second} ? {first} : {second});\n"
+    def pooled(channel: str, first: str, second: str) -> str:
+        return f"        {function}_finish(best, out, phase, {channel}, {first} > {second} ? {first} : {second});\n"
+    return "int32_t *best, int8_t *out, int phase", pooled
+
+
+def _sparse_pair(conv: Conv, pool, function: str, words: int) -> str:
+    out_c, taps = conv.out_shape[2], _taps(conv)
+    signature, finish = _pair_interface(pool, function)
+    return f"""
+/* Only the nonzero weights: each set bit of a channel's mask is one weight for both pixels
+ * (window, window + {taps}), so decoding the mask costs half as much per MAC. */
+static NOINLINE void {function}_pair(const int8_t *window, {signature})
+{{
+    const uint32_t *mask = {function}_mask;
+    const int8_t *value = {function}_values;
+    int c, word;
+    for (c = 0; c < {out_c}; ++c) {{
+        int32_t acc0 = {function}_bias[c], acc1 = acc0;
+        for (word = 0; word < {words}; ++word) {{
+            masked_dot_pair(*mask++, &value, window + {MASK_WORD_BITS} * word, {taps}, &acc0, &acc1);
+        }}
+{finish("c", "acc0", "acc1")}    }}
+}}
+"""
+
+
+def _dsp_pair(conv: Conv, pool, function: str) -> str:
+    """Two pixels (window, window + padded) x two channels: each weight word feeds four SMLADs."""
+    out_c, padded = conv.out_shape[2], _padded(_taps(conv))
+    signature, finish = _pair_interface(pool, function)
     odd = ""
     if out_c % 2:
         odd = f"""    {{
@@ -430,24 +459,4 @@ static NOINLINE void {function}_pixel(const int8_t *window, int32_t *best, int8_
         {function}_finish(best, out, phase, c + 1, acc1);
     }}
 {odd}}}
-"""
-
-
-def _sparse_pixel(conv: Conv, function: str, words: int) -> str:
-    out_c = conv.out_shape[2]
-    return f"""
-/* Only the nonzero weights: for each set bit of a channel's mask, one multiply-accumulate. */
-static NOINLINE void {function}_pixel(const int8_t *window, int32_t *best, int8_t *out, int phase)
-{{
-    const uint32_t *mask = {function}_mask;
-    const int8_t *value = {function}_values;
-    int c, word;
-    for (c = 0; c < {out_c}; ++c) {{
-        int32_t acc = {function}_bias[c];
-        for (word = 0; word < {words}; ++word) {{
-            acc += masked_dot(*mask++, &value, window + {MASK_WORD_BITS} * word);
-        }}
-        {function}_finish(best, out, phase, c, acc);
-    }}
-}}
 """

@@ -153,6 +153,34 @@ static inline int32_t masked_dot(uint32_t bits, const int8_t **values, const int
     *values = value;
     return sum;
 }
+
+/* The same walk for two windows x and x + second at once: each decoded weight is used twice. */
+static inline void masked_dot_pair(uint32_t bits, const int8_t **values, const int8_t *x, int second,
+                                   int32_t *acc0, int32_t *acc1)
+{
+    const int8_t *value = *values;
+    int32_t sum0 = 0, sum1 = 0;
+#if defined(__GNUC__) && (!defined(__arm__) || __ARM_ARCH >= 7)
+    while (bits) {
+        const int k = __builtin_ctz(bits);
+        const int32_t weight = *value++;
+        sum0 += weight * x[k];
+        sum1 += weight * x[k + second];
+        bits &= bits - 1;
+    }
+#else
+    for (; bits; bits >>= 1, ++x) {
+        if (bits & 1) {
+            const int32_t weight = *value++;
+            sum0 += weight * x[0];
+            sum1 += weight * x[second];
+        }
+    }
+#endif
+    *values = value;
+    *acc0 += sum0;
+    *acc1 += sum1;
+}
 """
 
 _SUM = r"""
