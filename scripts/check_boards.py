@@ -51,10 +51,11 @@ def main() -> int:
     from digitedge.cgen import quantize_images, run_on_host, tflm_outputs
     from digitedge.cgen.board_table import INT8_VARIANTS, format_board_table, run_board_table, write_board_table
     from digitedge.cgen.boards import boards
-    from digitedge.config import load as load_config
     from digitedge.data import load_mnist
     from digitedge.errors import DigitedgeError
-    from digitedge.pipeline import tflite_variants
+    from digitedge.config import load as load_config
+    from digitedge.pipeline.convert import tflite_variants
+    from digitedge.pipeline.micro import deployed_variant
     from digitedge.rundir import RunDir
     from digitedge.tflite_model import read_tflite
 
@@ -65,7 +66,8 @@ def main() -> int:
         missing = [name for name in names if name not in available]
         if missing or not names:
             raise DigitedgeError(f"{args.run} lacks int8 variant(s) {', '.join(missing) or ', '.join(INT8_VARIANTS)}")
-        deployed = load_config(str(args.run / "config.toml"), {}).export.variant
+        # the micro stage's choice; a run recorded before it made one names its variant in the config
+        deployed = deployed_variant(run) or load_config(str(args.run / "config.toml")).export.variant
         targets = boards(args.board)
         variants = {name: available[name] for name in names}
         mnist = load_mnist()
