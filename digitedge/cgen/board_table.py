@@ -2,8 +2,8 @@
 TFLite Micro needs for the same .tflite (its size and its measured arena).
 
 One row per variant x board: bit-exact count, flash (the generated model's code + weights, from the
-linker map; the whole self-test image beside it), RAM (model arena + stack high-water mark), instructions per inference and per MAC (QEMU counts
-instructions under -icount: not cycles, not time). TFLite Micro's outputs are computed once per
+linker map; the whole self-test image beside it), RAM (model arena + stack high-water mark),
+instructions per inference and per MAC (QEMU counts instructions under -icount: not cycles, not time). TFLite Micro's outputs are computed once per
 variant and shared by every board.
 """
 
@@ -82,9 +82,9 @@ def run_board_table(variants: dict[str, bytes], boards: Iterable[Board], images_
 
 def format_row(row: dict) -> str:
     per_mac = f"{row['instructions_per_mac']:.2f}" if row["instructions_per_mac"] is not None else "-"
-    return (f"[board] {row['variant']} on {row['board']} ({row['core']}): {row['bit_exact']}/{row['images']} bit-exact, "
-            f"flash {row['model_flash_bytes']:,} B (image {row['flash_bytes']:,} B), RAM {row['ram_bytes']:,} B, {per_mac} instructions/MAC, "
-            f"QEMU {row['qemu_seconds']:.1f} s wall, {row['qemu_cpu_seconds']:.1f} s CPU")
+    return (f"[board] {row['variant']} on {row['board']} ({row['core']}): {row['bit_exact']}/{row['images']} "
+            f"bit-exact, flash {row['model_flash_bytes']:,} B (image {row['flash_bytes']:,} B), "
+            f"RAM {row['ram_bytes']:,} B, {per_mac} instructions/MAC, QEMU {row['qemu_seconds']:.1f} s wall, {row['qemu_cpu_seconds']:.1f} s CPU")
 
 
 def format_board_table(table: pd.DataFrame) -> str:

@@ -55,7 +55,7 @@ class QemuResult:
     calibration_instructions_per_tick: float | None
     flash_bytes: int  # .text + .ARM.exidx + .data image: code, weights, start-up, the self-test's own code
     model_flash_bytes: int  # the generated model's share of flash (from the linker map)
-    ram_bytes: int  # the model's statics (activation arena, from the linker map) + the inferences' stack high-water mark
+    ram_bytes: int  # the model's statics (its activation arena, from the linker map) + the stack high-water mark
     model_ram_bytes: int  # the generated model's activation arena and other statics (from the linker map)
     static_ram_bytes: int  # the whole image's .data + .bss: the model's plus the self-test's record buffer
     stack_reserved_bytes: int
@@ -191,7 +191,8 @@ def _result(target: Board, log: str, status: int, images: int, count_instruction
         ram_bytes=model_ram + int(summary.group(5)), model_ram_bytes=model_ram,
         static_ram_bytes=sections.get(".data", 0) + sections.get(".bss", 0),
         stack_reserved_bytes=sections.get(".stack", 0), stack_used_bytes=int(summary.group(5)),
-        tflite_bytes=tflite_size, qemu_seconds=qemu_seconds[0], qemu_cpu_seconds=qemu_seconds[1], build_seconds=build_seconds, build_dir=build_dir)
+        tflite_bytes=tflite_size, qemu_seconds=qemu_seconds[0], qemu_cpu_seconds=qemu_seconds[1],
+        build_seconds=build_seconds, build_dir=build_dir)
 
 
 def _section_sizes(elf: Path) -> dict[str, int]:
