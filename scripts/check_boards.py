@@ -32,6 +32,7 @@ ALL_BOARDS_SECONDS = 300.0
 
 
 def check(name: str, measured: str, target: str, ok: bool | None) -> tuple[str, bool | None]:
+    ok = None if ok is None else bool(ok)  # numpy's bools are not `True`/`False`
     verdict = {True: "PASS", False: "MISS", None: "n/a"}[ok]
     return f"  {name:<58} {measured:>20}  {target:<28} {verdict}", ok
 
@@ -140,8 +141,8 @@ def main() -> int:
     print(f"\nwhole matrix (TFLite Micro outputs, builds, QEMU runs): {matrix_seconds:.0f} s wall")
     print(f"\n  {'requirement':<58} {'measured':>20}  {'target':<28} verdict")
     print("\n".join(line for line, _ in checks))
-    missed = sum(ok is False for _, ok in checks)
-    print(f"\n{len(checks) - missed} of {len(checks)} PASS or n/a, {missed} MISS")
+    passed, missed = sum(ok is True for _, ok in checks), sum(ok is False for _, ok in checks)
+    print(f"\n{passed} PASS, {missed} MISS, {len(checks) - passed - missed} n/a")
     return 1 if missed else 0
 
 
