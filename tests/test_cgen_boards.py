@@ -130,7 +130,7 @@ def test_the_compact_model_is_bit_exact_on_every_core(name):
     assert result.correct == int(np.sum(expected[:20].argmax(1) == labels[:20]))
     assert result.ram_bytes == result.model_ram_bytes + result.stack_used_bytes
     assert 0 < result.model_flash_bytes < result.flash_bytes
-    assert result.instructions_per_inference > 1_000_000  # ~1.6 M MACs: at least one instruction each
+    assert 0 < result.instructions_min <= result.instructions_per_inference <= result.instructions_max
 
 
 @pytest.fixture(scope="module")
