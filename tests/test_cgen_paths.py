@@ -27,6 +27,9 @@ CASES = {
     "conv_1x1_17_taps_per_tensor": lambda: conv_model(23, in_shape=(5, 5, 17), filters=3, kernel=(1, 1),
                                                       per_channel=False),
     "conv_dilated_same": lambda: conv_model(24, in_shape=(7, 7, 2), filters=3, dilation=(2, 2), padding="SAME"),
+    # SAME, stride 2 on an even size: no leading padding, but the last windows run past the image
+    "conv_same_stride2_trailing_padding_only": lambda: conv_model(34, in_shape=(8, 8, 1), filters=4, padding="SAME",
+                                                                  stride=(2, 2)),
     # fused pools: even and odd conv outputs, windows of 9 (odd), 2 and edge windows of 1 or 2 pixels
     "pool2x2_fused_144_taps": lambda: conv_model(25, in_shape=(8, 8, 16), filters=6, activation="RELU",
                                                  pool=dict(window=(2, 2))),
