@@ -85,11 +85,11 @@ def data(data: str | None) -> None:
 @force_option
 def train(epochs, batch_size, seed, arch, train_subset, config_file, run_dir, data, force) -> None:
     """Train the float baseline and write its monitoring artifacts."""
-    from digitedge.pipeline import stage_train
+    from digitedge.pipeline import run_stage
 
     overrides = {"train.epochs": epochs, "train.batch_size": batch_size, "seed": seed,
                  "model.arch": arch, "train.train_subset": train_subset}
-    stage_train(_context(run_dir, config_file, overrides, data, force))
+    run_stage(_context(run_dir, config_file, overrides, data, force), "train")
 
 
 @cli.command()
@@ -101,18 +101,19 @@ def train(epochs, batch_size, seed, arch, train_subset, config_file, run_dir, da
 @force_option
 def optimize(run_dir, techniques, sparsity, epochs, force) -> None:
     """Quantization-aware training, pruning, and sparsity-preserving QAT of the float model."""
-    from digitedge.pipeline import stage_optimize
+    from digitedge.pipeline import run_stage
 
     overrides = {"optimize.techniques": list(techniques) or None, "optimize.target_sparsity": sparsity,
                  "optimize.qat_epochs": epochs, "optimize.prune_epochs": epochs, "optimize.prune_qat_epochs": epochs}
-    stage_optimize(_context_from_run(run_dir, overrides, force))
+    run_stage(_context_from_run(run_dir, overrides, force), "optimize")
 
 
 @cli.command()
 @run_option
 @click.option("--int8", "int8", is_flag=True, help="Write the deployable int8 model and its TFLite Micro header.")
 @click.option("--all", "all_variants", is_flag=True, help="Write every TFLite variant.")
-@click.option("--variant", default=None, help="Variant to deploy with --int8 (default: int8_qat).")
+@click.option("--variant", default=None,
+              help="Variant to deploy with --int8 (default: the one the micro stage chose, see export.variant).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Folder to write to (default: RUN/export).")
 @click.option("--target", type=click.Choice(["tflm", "c"]), default="tflm", show_default=True,
@@ -121,7 +122,9 @@ def optimize(run_dir, techniques, sparsity, epochs, force) -> None:
 def export(run_dir, int8, all_variants, variant, out_dir, target, force) -> None:
     """Convert to TFLite (every variant) and write the int8 model plus its C header for TFLite Micro."""
     from digitedge.convert import FULL_INTEGER, VARIANTS
-    from digitedge.pipeline import record_export, stage_convert, tflite_variants, write_export
+    from digitedge.pipeline import record_export, run_stage
+    from digitedge.pipeline.convert import tflite_variants
+    from digitedge.pipeline.micro import deployed_variant, write_export
     from digitedge.rundir import write_files
 
     if variant is not None and variant not in VARIANTS:
@@ -131,7 +134,12 @@ def export(run_dir, int8, all_variants, variant, out_dir, target, force) -> None
     if not (int8 or all_variants):
         raise DigitedgeError("say what to export: --int8 (the deployable model and header) and/or --all (every variant)")
     context = _context_from_run(run_dir, force=force)  # --variant picks a file; it does not change the conversion
-    stage_convert(context)
+    run_stage(context, "convert")
+    if int8:
+        run_stage(context, "micro")  # the arena and TFLM accuracy the header states
+    deployed = variant or deployed_variant(context.run)
+    if int8 and deployed is None:
+        raise DigitedgeError(f"no int8 variant of {run_dir} runs on TFLite Micro; nothing to deploy")
     out = Path(out_dir) if out_dir else context.run.path("export")
     if all_variants:
         for path in write_files({f"{name}.tflite": data for name, data in tflite_variants(context.run).items()}, out):
@@ -139,11 +147,10 @@ def export(run_dir, int8, all_variants, variant, out_dir, target, force) -> None
     if int8 and target == "c":
         from digitedge.cgen import export_c
 
-        deployed = variant or context.config.export.variant
         for path in export_c(tflite_variants(context.run)[deployed], out, label=f"{deployed}.tflite"):
             click.echo(f"[export] {path} ({path.stat().st_size:,} bytes)")
     elif int8:
-        write_export(context, variant or context.config.export.variant, out)
+        write_export(context, deployed, out)
     record_export(context, out)
 
 
@@ -170,7 +177,7 @@ def firmware_run(run_dir, use_qemu, board_names, variant, images, out) -> None:
     from digitedge.cgen.board_table import INT8_VARIANTS, format_board_table, run_board_table, write_board_table
     from digitedge.cgen.boards import boards
     from digitedge.cgen.qemu import require_tools
-    from digitedge.pipeline import tflite_variants
+    from digitedge.pipeline.convert import tflite_variants
 
     targets = boards(board_names)
     context = _context_from_run(run_dir)
@@ -215,9 +222,9 @@ def profile(model, margin) -> None:
 @force_option
 def micro(run_dir, force) -> None:
     """Check every variant on TFLite Micro: runs or why not, measured arena, parity with LiteRT."""
-    from digitedge.pipeline import stage_micro
+    from digitedge.pipeline import run_stage
 
-    stage_micro(_context_from_run(run_dir, force=force))
+    run_stage(_context_from_run(run_dir, force=force), "micro")
 
 
 @cli.command()
@@ -227,9 +234,10 @@ def micro(run_dir, force) -> None:
 @force_option
 def evaluate(run_dir, limit, seed_run, force) -> None:
     """Accuracy, change against float, and agreement of every variant on the test set."""
-    from digitedge.pipeline import stage_evaluate
+    from digitedge.pipeline import run_stage
 
-    stage_evaluate(_context_from_run(run_dir, {"benchmark.eval_limit": limit, "evaluate.seed_run": seed_run}, force))
+    run_stage(_context_from_run(run_dir, {"benchmark.eval_limit": limit, "evaluate.seed_run": seed_run}, force),
+              "evaluate")
 
 
 @cli.command()
@@ -242,15 +250,33 @@ def evaluate(run_dir, limit, seed_run, force) -> None:
 def benchmark(run_dir, model_files, threads, runs, force) -> None:
     """Batch-1 latency of every variant, interleaved in one process (LiteRT, and TFLM for int8)."""
     from digitedge import config as config_module
-    from digitedge.pipeline import Context, stage_benchmark
+    from digitedge.pipeline import Context, run_stage
+    from digitedge.pipeline.benchmark import benchmark_files
     from digitedge.rundir import RunDir
 
     overrides = {"benchmark.threads": threads, "benchmark.runs": runs}
     if model_files:
-        context = Context(RunDir(run_dir), config_module.load(None, overrides), echo=click.echo)
+        benchmark_files(Context(RunDir(run_dir), config_module.load(None, overrides), echo=click.echo), list(model_files))
     else:
-        context = _context_from_run(run_dir, overrides, force)
-    stage_benchmark(context, list(model_files))
+        run_stage(_context_from_run(run_dir, overrides, force), "benchmark")
+
+
+board_option = click.option("--board", "board_names", default=None,
+                             help="Boards for the board stage: m0, m3, m4, m7, m33, m55, comma-separated, or all "
+                                  "(default: the config's board.boards, m4).")
+
+
+@cli.command()
+@run_option
+@board_option
+@force_option
+def board(run_dir, board_names, force) -> None:
+    """Every int8 variant's generated C on emulated Cortex-M boards (QEMU): bit-exact count, flash, RAM, instructions."""
+    from digitedge.cgen.qemu import require_tools
+    from digitedge.pipeline import run_stage
+
+    require_tools()
+    run_stage(_context_from_run(run_dir, {"board.boards": board_names}, force), "board")
 
 
 @cli.command()
@@ -258,9 +284,11 @@ def benchmark(run_dir, model_files, threads, runs, force) -> None:
 @force_option
 def report(run_dir, force) -> None:
     """Write REPORT.md, report.html and summary.csv comparing every variant with float."""
-    from digitedge.pipeline import stage_report
+    from digitedge.pipeline import run_stage
 
-    stage_report(_context_from_run(run_dir, force=True), f"digitedge report --run {run_dir}")
+    context = _context_from_run(run_dir, force=True)
+    context.command = f"digitedge report --run {run_dir}"
+    run_stage(context, "report")
 
 
 @cli.command("run")
@@ -269,27 +297,29 @@ def report(run_dir, force) -> None:
 @click.option("--seed", type=int, default=None)
 @click.option("--arch", type=click.Choice(["compact", "seed"]), default=None)
 @seed_run_option
+@board_option
 @config_option
 @click.option("--out", "run_dir", default=None, type=click.Path(file_okay=False),
               help="Run directory (default: runs/default, or runs/quick with --quick).")
 @data_option
 @force_option
-def run_all(quick, epochs, seed, arch, seed_run, config_file, run_dir, data, force) -> None:
+def run_all(quick, epochs, seed, arch, seed_run, board_names, config_file, run_dir, data, force) -> None:
     """The whole pipeline: data, train, optimize, export, micro check, evaluate, benchmark, report."""
     from digitedge.pipeline import run_pipeline
 
-    overrides = {"train.epochs": epochs, "seed": seed, "model.arch": arch, "evaluate.seed_run": seed_run}
+    overrides = {"train.epochs": epochs, "seed": seed, "model.arch": arch, "evaluate.seed_run": seed_run,
+                 "board.boards": board_names}
     run_dir = run_dir or ("runs/quick" if quick else DEFAULT_RUN)
     overrides = {key: value for key, value in overrides.items() if value is not None}
     context = _context(run_dir, config_file, {**(QUICK if quick else {}), **overrides}, data, force)
-    command = "digitedge run" + (" --quick" if quick else "") + f" --out {run_dir}" \
-        + (f" --seed-run {seed_run}" if seed_run else "")
-    run_pipeline(context, command)
+    context.command = "digitedge run" + (" --quick" if quick else "") + f" --out {run_dir}" \
+        + (f" --seed-run {seed_run}" if seed_run else "") + (f" --board {board_names}" if board_names else "")
+    run_pipeline(context)
 
 
 QUICK = {"train.epochs": 1, "train.train_subset": 5000, "optimize.qat_epochs": 1, "optimize.prune_epochs": 1,
          "optimize.prune_qat_epochs": 1, "export.representative_samples": 100, "benchmark.runs": 50,
-         "benchmark.warmup": 5, "benchmark.eval_limit": 1000}
+         "benchmark.warmup": 5, "benchmark.eval_limit": 1000, "board.images": 100}
 
 
 @cli.command()

@@ -1,6 +1,6 @@
 """The bare-metal self-test on QEMU's mps2-an386 (Cortex-M4): 1,000 real digits, bit-exact with TFLM.
 
-Skipped only where the ARM toolchain or QEMU is not installed; CI installs them (see .ci/run).
+Skipped only where the ARM toolchain or QEMU is not installed, never in CI (see tests/arm_toolchain.py).
 """
 
 from __future__ import annotations
@@ -8,15 +8,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from digitedge.cgen import format_qemu_result, missing_tools, run_on_qemu
-from digitedge.cgen.qemu import install_hint
+from digitedge.cgen import format_qemu_result, run_on_qemu
+from arm_toolchain import needs_arm_toolchain
 from test_cgen_fixtures import compact_int8, compact_test_outputs, depthwise_int8
 
-pytestmark = [
-    pytest.mark.mnist,
-    pytest.mark.skipif(bool(missing_tools()), reason=f"ARM toolchain/QEMU not installed "
-                       f"(missing {', '.join(missing_tools())}); install with: {install_hint()}"),
-]
+pytestmark = [pytest.mark.mnist, needs_arm_toolchain]
 
 FLASH_BUDGET_OVER_TFLITE = 16 * 1024
 

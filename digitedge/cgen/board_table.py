@@ -2,8 +2,8 @@
 TFLite Micro needs for the same .tflite (its size and its measured arena).
 
 One row per variant x board: bit-exact count, flash (the generated model's code + weights, from the
-linker map; the whole self-test image beside it), RAM (model arena + stack high-water mark), instructions per inference and per MAC (QEMU counts
-instructions under -icount: not cycles, not time). TFLite Micro's outputs are computed once per
+linker map; the whole self-test image beside it), RAM (model arena + stack high-water mark),
+instructions per inference and per MAC (QEMU counts instructions under -icount: not cycles, not time). TFLite Micro's outputs are computed once per
 variant and shared by every board.
 """
 
@@ -22,11 +22,11 @@ from digitedge.cgen.qemu import require_tools, run_on_qemu
 from digitedge.rundir import write_text_files
 
 INT8_VARIANTS = ("int8_ptq", "int8_qat", "pruned_int8", "pruned_qat_int8")
-TABLE_CSV, TABLE_JSON = "board.csv", "board.json"
+TABLE_CSV, TABLE_JSON, TABLE_MARKDOWN = "board.csv", "board.json", "board.md"
 COLUMNS = ("variant", "board", "core", "machine", "images", "bit_exact", "accuracy", "flash_bytes",
            "model_flash_bytes", "ram_bytes", "model_ram_bytes", "stack_used_bytes", "macs",
            "instructions_per_inference", "instructions_per_mac", "tflite_bytes", "tflm_arena_bytes",
-           "qemu_seconds", "build_seconds")
+           "qemu_seconds", "qemu_cpu_seconds", "build_seconds")
 
 
 def tflm_facts(variants: dict[str, bytes], micro_stage: dict | None = None) -> dict[str, dict]:
@@ -82,9 +82,9 @@ def run_board_table(variants: dict[str, bytes], boards: Iterable[Board], images_
 
 def format_row(row: dict) -> str:
     per_mac = f"{row['instructions_per_mac']:.2f}" if row["instructions_per_mac"] is not None else "-"
-    return (f"[board] {row['variant']} on {row['board']} ({row['core']}): {row['bit_exact']}/{row['images']} bit-exact, "
-            f"flash {row['model_flash_bytes']:,} B (image {row['flash_bytes']:,} B), RAM {row['ram_bytes']:,} B, {per_mac} instructions/MAC, "
-            f"QEMU {row['qemu_seconds']:.1f} s")
+    return (f"[board] {row['variant']} on {row['board']} ({row['core']}): {row['bit_exact']}/{row['images']} "
+            f"bit-exact, flash {row['model_flash_bytes']:,} B (image {row['flash_bytes']:,} B), "
+            f"RAM {row['ram_bytes']:,} B, {per_mac} instructions/MAC, QEMU {row['qemu_seconds']:.1f} s wall, {row['qemu_cpu_seconds']:.1f} s CPU")
 
 
 def format_board_table(table: pd.DataFrame) -> str:
@@ -108,7 +108,22 @@ def format_board_table(table: pd.DataFrame) -> str:
 
 
 def write_board_table(table: pd.DataFrame, folder: str | Path) -> list[Path]:
-    """board.csv and board.json in `folder`, both or neither."""
+    """board.csv, board.json and board.md in `folder`, all or none."""
     records = json.loads(table.to_json(orient="records"))
-    return write_text_files({TABLE_CSV: table.to_csv(index=False),
-                             TABLE_JSON: json.dumps(records, indent=1) + "\n"}, Path(folder))
+    return write_text_files({TABLE_CSV: table.to_csv(index=False), TABLE_JSON: json.dumps(records, indent=1) + "\n",
+                             TABLE_MARKDOWN: board_markdown(table)}, Path(folder))
+
+
+def board_markdown(table: pd.DataFrame) -> str:
+    """The table as Markdown for the report: variant x core beside TFLite Micro's .tflite and arena."""
+    lines = ["| variant | core | bit-exact with TFLM | flash (code + weights) | RAM (arena + stack) | "
+             "instructions / inference | instructions / MAC | TFLM .tflite | TFLM arena |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for row in table.to_dict("records"):
+        counted = bool(pd.notna(row["instructions_per_inference"]) and row["instructions_per_inference"])
+        lines.append(f"| {row['variant']} | {row['core']} | {row['bit_exact']:,}/{row['images']:,} | "
+                     f"{row['model_flash_bytes']:,} B | {row['ram_bytes']:,} B | "
+                     f"{format(row['instructions_per_inference'], ',.0f') if counted else '-'} | "
+                     f"{format(row['instructions_per_mac'], '.2f') if counted else '-'} | "
+                     f"{row['tflite_bytes']:,} B | {row['tflm_arena_bytes']:,} B |")
+    return "\n".join(lines) + "\n"

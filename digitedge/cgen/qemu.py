@@ -12,6 +12,7 @@ milliseconds.
 from __future__ import annotations
 
 import re
+import resource
 import shutil
 import subprocess
 import tempfile
@@ -54,13 +55,14 @@ class QemuResult:
     calibration_instructions_per_tick: float | None
     flash_bytes: int  # .text + .ARM.exidx + .data image: code, weights, start-up, the self-test's own code
     model_flash_bytes: int  # the generated model's share of flash (from the linker map)
-    ram_bytes: int  # the model's statics (activation arena, from the linker map) + the inferences' stack high-water mark
+    ram_bytes: int  # the model's statics (its activation arena, from the linker map) + the stack high-water mark
     model_ram_bytes: int  # the generated model's activation arena and other statics (from the linker map)
     static_ram_bytes: int  # the whole image's .data + .bss: the model's plus the self-test's record buffer
     stack_reserved_bytes: int
     stack_used_bytes: int
     tflite_bytes: int
-    qemu_seconds: float
+    qemu_seconds: float  # wall
+    qemu_cpu_seconds: float  # QEMU's own user + system CPU time: its wall time on an idle core
     build_seconds: float
     build_dir: str | None
 
@@ -105,48 +107,64 @@ def run_on_qemu(tflite_bytes: bytes, images_uint8: np.ndarray, labels: np.ndarra
     target = board if isinstance(board, Board) else board_named(board)
     parse_model(tflite_bytes)  # refuse an unsupported model before building anything
     require_tools()
-    firmware_dir = Path(firmware_dir)
-    if not (firmware_dir / "Makefile").is_file():
-        raise DigitedgeError(f"bare-metal firmware sources not found in {firmware_dir}")
     from digitedge.tflite_model import read_tflite
 
     model_inputs = quantize_images(images_uint8, read_tflite(tflite_bytes).input)
     expected = tflm_outputs(tflite_bytes, model_inputs) if expected_outputs is None else expected_outputs
-    digits = digits_file(model_inputs, labels, expected)
+    return run_firmware(firmware_sources(tflite_bytes), digits_file(model_inputs, labels, expected), len(model_inputs),
+                        target, tflite_bytes=len(tflite_bytes), build_dir=build_dir, firmware_dir=firmware_dir,
+                        count_instructions=count_instructions, timeout_s=timeout_s)
+
+
+def run_firmware(model_sources: dict[str, str], digits: bytes, images: int, board: Board, *, tflite_bytes: int = 0,
+                 build_dir: str | Path | None = None, firmware_dir: str | Path = FIRMWARE_DIR,
+                 count_instructions: bool = True, timeout_s: float = 600.0) -> QemuResult:
+    """Build digitedge/firmware/baremetal with these digitedge_model.h/.c for `board`, boot it with
+    `digits` (digitedge.cgen.firmware.digits_file, `images` records) in QEMU's working folder, and
+    parse its report. run_on_qemu's back end; tests give it hand-written models of known cost."""
+    require_tools()
+    firmware_dir = Path(firmware_dir)
+    if not (firmware_dir / "Makefile").is_file():
+        raise DigitedgeError(f"bare-metal firmware sources not found in {firmware_dir}")
     with tempfile.TemporaryDirectory(prefix="digitedge-qemu-") as scratch:
         folder = Path(build_dir) if build_dir is not None else Path(scratch)
         generated, build = folder / "generated", folder / "build"
         generated.mkdir(parents=True, exist_ok=True)
-        for filename, text in firmware_sources(tflite_bytes).items():
+        for filename, text in model_sources.items():
             (generated / filename).write_text(text)
         (folder / DIGITS_FILE).write_bytes(digits)
         started = time.perf_counter()
         make = subprocess.run(["make", "-f", str(firmware_dir / "Makefile"), f"GEN_DIR={generated}",
-                               f"BUILD_DIR={build}", *target.make_variables()],
+                               f"BUILD_DIR={build}", *board.make_variables()],
                               capture_output=True, text=True)
         build_seconds = time.perf_counter() - started
         if make.returncode != 0:
-            raise RuntimeError(f"bare-metal build for {target.name} failed:\n{make.stdout[-2000:]}\n"
+            raise RuntimeError(f"bare-metal build for {board.name} failed:\n{make.stdout[-2000:]}\n"
                                f"{make.stderr[-4000:]}")
         sections = _section_sizes(build / "image.elf")
         model_sections = _object_sections((build / "image.map").read_text(), "digitedge_model.o")
-        command = ["qemu-system-arm", "-M", target.machine, *QEMU_OPTIONS,
+        command = ["qemu-system-arm", "-M", board.machine, *QEMU_OPTIONS,
                    *(("-icount", "shift=0") if count_instructions else ()), "-kernel", str(build / "image.elf")]
-        started = time.perf_counter()
+        started, cpu_before = time.perf_counter(), _children_cpu_seconds()
         try:
             run = subprocess.run(command, cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                  timeout=timeout_s)
         except subprocess.TimeoutExpired:
-            raise DigitedgeError(f"QEMU {target.machine} did not finish within {timeout_s:.0f} s") from None
-        qemu_seconds = time.perf_counter() - started
-    return _result(target, run.stdout, run.returncode, len(model_inputs), count_instructions, sections,
-                   model_sections, len(tflite_bytes), qemu_seconds, build_seconds,
+            raise DigitedgeError(f"QEMU {board.machine} did not finish within {timeout_s:.0f} s") from None
+        qemu_seconds, qemu_cpu_seconds = time.perf_counter() - started, _children_cpu_seconds() - cpu_before
+    return _result(board, run.stdout, run.returncode, images, count_instructions, sections, model_sections,
+                   tflite_bytes, (qemu_seconds, qemu_cpu_seconds), build_seconds,
                    str(build_dir) if build_dir is not None else None)
 
 
+def _children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _result(target: Board, log: str, status: int, images: int, count_instructions: bool,
-            sections: dict[str, int], model_sections: dict[str, int], tflite_size: int, qemu_seconds: float,
-            build_seconds: float, build_dir: str | None) -> QemuResult:
+            sections: dict[str, int], model_sections: dict[str, int], tflite_size: int,
+            qemu_seconds: tuple[float, float], build_seconds: float, build_dir: str | None) -> QemuResult:
     rows = np.array([[int(v) for v in m] for m in _IMAGE.findall(log)], dtype=np.int64).reshape(-1, 5)
     summary, calibration = _SUMMARY.search(log), _CALIBRATION.search(log)
     if summary is None or len(rows) != images:
@@ -173,7 +191,8 @@ def _result(target: Board, log: str, status: int, images: int, count_instruction
         ram_bytes=model_ram + int(summary.group(5)), model_ram_bytes=model_ram,
         static_ram_bytes=sections.get(".data", 0) + sections.get(".bss", 0),
         stack_reserved_bytes=sections.get(".stack", 0), stack_used_bytes=int(summary.group(5)),
-        tflite_bytes=tflite_size, qemu_seconds=qemu_seconds, build_seconds=build_seconds, build_dir=build_dir)
+        tflite_bytes=tflite_size, qemu_seconds=qemu_seconds[0], qemu_cpu_seconds=qemu_seconds[1],
+        build_seconds=build_seconds, build_dir=build_dir)
 
 
 def _section_sizes(elf: Path) -> dict[str, int]:
@@ -215,5 +234,6 @@ def format_qemu_result(result: QemuResult) -> str:
         lines.append(f"  instructions per inference {result.instructions_per_inference:,.0f} "
                      f"(min {result.instructions_min:,}, max {result.instructions_max:,}; counted with -icount, "
                      f"not cycles or time)")
-    lines.append(f"  build {result.build_seconds:.1f} s, QEMU run {result.qemu_seconds:.1f} s wall")
+    lines.append(f"  build {result.build_seconds:.1f} s, QEMU run {result.qemu_seconds:.1f} s wall "
+                 f"({result.qemu_cpu_seconds:.1f} s CPU)")
     return "\n".join(lines)
