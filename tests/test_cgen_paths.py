@@ -15,7 +15,8 @@ from digitedge.cgen import generate_c_sources, run_on_host, tflm_outputs
 from digitedge.cgen.csource import planned_graph
 from digitedge.cgen.layers import ConvPool, fuse_pools, parse_model
 from digitedge.cgen.sparse import decode, encode, sparse_if_smaller
-from cgen_cross import cross_tools_missing, run_cases_on_board
+from arm_toolchain import needs_arm_toolchain
+from cgen_cross import run_cases_on_board
 from test_cgen_fixtures import compact_int8, conv_model, fully_connected_model, random_inputs
 
 CASES = {
@@ -65,9 +66,7 @@ def test_plain_path_on_the_host_matches_tflite_micro(name):
     assert differing.size == 0, f"{name}: {differing.size} of {len(expected)} outputs differ"
 
 
-@pytest.mark.skipif(bool(cross_tools_missing()),
-                    reason=f"cross toolchain/QEMU not installed (missing {', '.join(cross_tools_missing())}); "
-                           "install with: apt-get install -y gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm")
+@needs_arm_toolchain
 @pytest.mark.parametrize("board_name", ["m4", "m55", "m0"])  # DSP, MVE, plain C on ARM
 def test_every_case_matches_tflite_micro_on_the_core(board_name, tmp_path):
     names = sorted(CASES)
