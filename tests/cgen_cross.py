@@ -8,7 +8,6 @@ kernels are checked operator by operator in seconds.
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -20,10 +19,6 @@ from digitedge.cgen.qemu import QEMU_OPTIONS
 from digitedge.firmware import BAREMETAL_DIR
 
 _LINE = re.compile(r"^case (\d+) mismatches (\d+)$", re.M)
-
-
-def cross_tools_missing() -> list[str]:
-    return [tool for tool in ("arm-none-eabi-gcc", "qemu-system-arm") if shutil.which(tool) is None]
 
 
 def _bytes(values: np.ndarray) -> str:

@@ -15,7 +15,8 @@ from digitedge.cgen import generate_c_sources, run_on_host, tflm_outputs
 from digitedge.cgen.csource import planned_graph
 from digitedge.cgen.layers import ConvPool, fuse_pools, parse_model
 from digitedge.cgen.sparse import decode, encode, sparse_if_smaller
-from cgen_cross import cross_tools_missing, run_cases_on_board
+from arm_toolchain import needs_arm_toolchain
+from cgen_cross import run_cases_on_board
 from test_cgen_fixtures import compact_int8, conv_model, fully_connected_model, random_inputs
 
 CASES = {
@@ -27,6 +28,9 @@ CASES = {
     "conv_1x1_17_taps_per_tensor": lambda: conv_model(23, in_shape=(5, 5, 17), filters=3, kernel=(1, 1),
                                                       per_channel=False),
     "conv_dilated_same": lambda: conv_model(24, in_shape=(7, 7, 2), filters=3, dilation=(2, 2), padding="SAME"),
+    # SAME, stride 2 on an even size: no leading padding, but the last windows run past the image
+    "conv_same_stride2_trailing_padding_only": lambda: conv_model(34, in_shape=(8, 8, 1), filters=4, padding="SAME",
+                                                                  stride=(2, 2)),
     # fused pools: even and odd conv outputs, windows of 9 (odd), 2 and edge windows of 1 or 2 pixels
     "pool2x2_fused_144_taps": lambda: conv_model(25, in_shape=(8, 8, 16), filters=6, activation="RELU",
                                                  pool=dict(window=(2, 2))),
@@ -62,9 +66,7 @@ def test_plain_path_on_the_host_matches_tflite_micro(name):
     assert differing.size == 0, f"{name}: {differing.size} of {len(expected)} outputs differ"
 
 
-@pytest.mark.skipif(bool(cross_tools_missing()),
-                    reason=f"cross toolchain/QEMU not installed (missing {', '.join(cross_tools_missing())}); "
-                           "install with: apt-get install -y gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm")
+@needs_arm_toolchain
 @pytest.mark.parametrize("board_name", ["m4", "m55", "m0"])  # DSP, MVE, plain C on ARM
 def test_every_case_matches_tflite_micro_on_the_core(board_name, tmp_path):
     names = sorted(CASES)

@@ -147,7 +147,9 @@ static inline void {function}_window(const int8_t *input, int out_y, int out_x, 
     const int in_x0 = out_x * {conv.stride[1]} - {conv.padding[1]};
     int filter_y, c;
 """
-    if conv.padding == (0, 0) and conv.dilation[1] == 1:  # never outside the image: copy whole filter rows
+    inside = all((conv.out_shape[a] - 1) * conv.stride[a] + (conv.filter.shape[1 + a] - 1) * conv.dilation[a]
+                 < conv.in_shape[a] for a in range(2))
+    if conv.padding == (0, 0) and inside and conv.dilation[1] == 1:  # never outside the image: whole rows
         row = kernel_w * in_c
         copy = f"""        for (c = 0; c < {row}; ++c) {{
             window[c] = source[c];

@@ -23,12 +23,9 @@ import re
 import numpy as np
 
 from digitedge.cgen import convolution
-from digitedge.cgen.ctext import array as _array
-from digitedge.cgen.ctext import checked_int32 as _int32
-from digitedge.cgen.ctext import describe as _describe
-from digitedge.cgen.ctext import requant_arrays as _requant_arrays
-from digitedge.cgen.ctext import requant_call as _requant_call
-from digitedge.cgen.layers import Conv, ConvPool, FullyConnected, Graph, Pool, Reshape, Softmax, fuse_pools, parse_model
+from digitedge.cgen.ctext import array, checked_int32, describe, requant_arrays, requant_call
+from digitedge.cgen.layers import (Conv, ConvPool, FullyConnected, Graph, Pool, Reshape, Softmax, fuse_pools,
+                                   parse_model)
 from digitedge.cgen.plan import ArenaPlan, plan_arena
 from digitedge.cgen.sparse import MASK_WORD_BITS, sparse_if_smaller
 from digitedge.errors import DigitedgeError
@@ -478,12 +475,12 @@ def _conv(layer: Conv, function: str) -> str:
     bias = layer.bias.astype(np.int64) if layer.bias is not None else np.zeros(out_c, np.int64)
     # Padded taps are gathered as the input zero point, where (x + input_offset) is 0, so every
     # window is complete and input_offset * sum(filter) is a per-channel constant.
-    folded = _int32(bias + layer.input_offset * layer.filter.reshape(out_c, -1).astype(np.int64).sum(1), function)
-    return (_describe(layer, function)
-            + _array("int8_t", f"{function}_filter", layer.filter, 24)
+    folded = checked_int32(bias + layer.input_offset * layer.filter.reshape(out_c, -1).astype(np.int64).sum(1), function)
+    return (describe(layer, function)
+            + array("int8_t", f"{function}_filter", layer.filter, 24)
             + "/* bias + input_offset * sum(filter): the zero point folded in once per channel */\n"
-            + _array("int32_t", f"{function}_bias", folded, 8)
-            + _requant_arrays(function, layer.requant) + f"""
+            + array("int32_t", f"{function}_bias", folded, 8)
+            + requant_arrays(function, layer.requant) + f"""
 static NOINLINE void {function}(const int8_t *input, int8_t *output)
 {{
     int8_t window[{window}];
@@ -508,7 +505,7 @@ static NOINLINE void {function}(const int8_t *input, int8_t *output)
                 }}
                 for (out_c = group * {out_c // groups}; out_c < (group + 1) * {out_c // groups}; ++out_c, filter += {window}) {{
                     const int32_t acc = {function}_bias[out_c] + dot_s8(window, filter, {window});
-                    *output++ = {_requant_call(function, layer.requant, "out_c")};
+                    *output++ = {requant_call(function, layer.requant, "out_c")};
                 }}
             }}
         }}
@@ -525,10 +522,10 @@ def _depthwise(layer: Conv, function: str) -> str:
     pad_h, pad_w = layer.padding
     multiplier = layer.depth_multiplier
     bias = layer.bias.astype(np.int64) if layer.bias is not None else np.zeros(out_c, np.int64)
-    return (_describe(layer, function)
-            + _array("int8_t", f"{function}_filter", layer.filter, 24)
-            + _array("int32_t", f"{function}_bias", bias, 8)
-            + _requant_arrays(function, layer.requant) + f"""
+    return (describe(layer, function)
+            + array("int8_t", f"{function}_filter", layer.filter, 24)
+            + array("int32_t", f"{function}_bias", bias, 8)
+            + requant_arrays(function, layer.requant) + f"""
 static NOINLINE void {function}(const int8_t *input, int8_t *output)
 {{
     int out_y, out_x, in_c, m, filter_y, filter_x;
@@ -554,7 +551,7 @@ static NOINLINE void {function}(const int8_t *input, int8_t *output)
                                    * (input[(in_y * {in_w} + in_x) * {in_c} + in_c] + {layer.input_offset});
                         }}
                     }}
-                    *output++ = {_requant_call(function, layer.requant, "out_c")};
+                    *output++ = {requant_call(function, layer.requant, "out_c")};
                 }}
             }}
         }}
@@ -572,7 +569,7 @@ def _pool(layer: Pool, function: str) -> str:
     else:
         start, update = "int32_t acc = 0, count = 0;", "acc += value;\n                        ++count;"
         finish = "acc > 0 ? (acc + count / 2) / count : (acc - count / 2) / count"
-    return _describe(layer, function) + f"""
+    return describe(layer, function) + f"""
 static NOINLINE void {function}(const int8_t *input, int8_t *output)
 {{
     int out_y, out_x, c, y, x;
@@ -609,22 +606,22 @@ def _fully_connected(layer: FullyConnected, function: str) -> str:
     bias = layer.bias.astype(np.int64) if layer.bias is not None else np.zeros(units, np.int64)
     row_sums = layer.filter.astype(np.int64).sum(1)
     # (f + fo)(x + io) summed = f.x + io*sum(f) + fo*sum(x) + depth*fo*io; only fo*sum(x) needs the input
-    folded = _int32(bias + layer.input_offset * row_sums
+    folded = checked_int32(bias + layer.input_offset * row_sums
                     + depth * layer.filter_offset * layer.input_offset, function)
     input_term = f" + {layer.filter_offset} * input_sum" if layer.filter_offset else ""
     input_sum = f"    const int32_t input_sum = sum_s8(input, {depth});\n" if layer.filter_offset else ""
     kind = "per-channel" if layer.per_channel else "per-tensor"
     sparse = sparse_if_smaller(layer.filter)
     if sparse is None:
-        weights = _array("int8_t", f"{function}_filter", layer.filter, 24)
+        weights = array("int8_t", f"{function}_filter", layer.filter, 24)
         start = f"    const int8_t *filter = {function}_filter;\n"
         advance, dot = f", filter += {depth}", f"dot_s8(input, filter, {depth})"
         inner = ""
     else:
         weights = (f"/* {sparse.values.size} of {layer.filter.size} weights nonzero: bitmask + values, "
                    f"{sparse.nbytes} B instead of {layer.filter.size} B */\n"
-                   + _array("uint32_t", f"{function}_mask", sparse.masks, 8)
-                   + _array("int8_t", f"{function}_values", sparse.values, 24))
+                   + array("uint32_t", f"{function}_mask", sparse.masks, 8)
+                   + array("int8_t", f"{function}_values", sparse.values, 24))
         start = (f"    const uint32_t *mask = {function}_mask;\n    const int8_t *value = {function}_values;\n"
                  "    int word;\n")
         advance, dot = "", "sparse_sum"
@@ -634,14 +631,14 @@ def _fully_connected(layer: FullyConnected, function: str) -> str:
     return (f"\n/* {function}: FULLY_CONNECTED {depth} -> {units}, {kind} weights, {layer.activation} */\n"
             + weights
             + "/* bias + input_offset * sum(filter): the zero point folded in once per unit */\n"
-            + _array("int32_t", f"{function}_bias", folded, 8)
-            + _requant_arrays(function, layer.requant) + f"""
+            + array("int32_t", f"{function}_bias", folded, 8)
+            + requant_arrays(function, layer.requant) + f"""
 static NOINLINE void {function}(const int8_t *input, int8_t *output)
 {{
 {input_sum}{start}    int unit;
     for (unit = 0; unit < {units}; ++unit{advance}) {{
 {inner}        const int32_t acc = {function}_bias[unit] + {dot}{input_term};
-        output[unit] = {_requant_call(function, layer.requant, "unit")};
+        output[unit] = {requant_call(function, layer.requant, "unit")};
     }}
 }}
 """)
