@@ -171,30 +171,52 @@ def export(run_dir, int8, all_variants, variant, out_dir, target, firmware_dir, 
 
 @cli.group()
 def firmware() -> None:
-    """The bare-metal firmware (generated C inference) on an emulated Cortex-M4."""
+    """The bare-metal firmware (generated C inference) on emulated Cortex-M boards."""
 
 
 @firmware.command("run")
 @run_option
-@click.option("--qemu", "use_qemu", is_flag=True, required=True, help="Run on QEMU's mps2-an386 (Cortex-M4).")
-@click.option("--variant", default=None, help="int8 variant to run (default: the deployed one).")
+@click.option("--qemu", "use_qemu", is_flag=True, required=True, help="Run on QEMU's emulated boards.")
+@click.option("--board", "board_names", default="m4", show_default=True,
+              help="Board: m0 (microbit), m3 (mps2-an385), m4 (mps2-an386), m7 (mps2-an500), m33 (mps2-an505), "
+                   "m55 (mps3-an547), a comma-separated list, or all.")
+@click.option("--variant", default=None,
+              help="int8 variant(s) to run, comma-separated (default: every int8 variant of the run).")
 @click.option("--images", type=click.IntRange(min=1, max=10_000), default=1000, show_default=True,
-              help="Real test digits embedded in the image.")
-def firmware_run(run_dir, use_qemu, variant, images) -> None:
-    """Build the bare-metal image with the model and real test digits, run it, check it bit for bit."""
-    from digitedge.cgen import format_qemu_result, run_on_qemu
+              help="Real test digits streamed to each board.")
+@click.option("--out", type=click.Path(file_okay=False), default=None,
+              help="Folder for the table (board.csv, board.json); printed only without it.")
+def firmware_run(run_dir, use_qemu, board_names, variant, images, out) -> None:
+    """Build the bare-metal image for each variant and board, stream real test digits, check every output
+    bit for bit against TFLite Micro, and print flash, RAM and instructions per inference."""
+    from digitedge.cgen.board_table import INT8_VARIANTS, format_board_table, run_board_table, write_board_table
+    from digitedge.cgen.boards import boards
+    from digitedge.cgen.qemu import require_tools
     from digitedge.pipeline.convert import tflite_variants
-    from digitedge.pipeline.micro import deployed_variant
 
+    targets = boards(board_names)
     context = _context_from_run(run_dir)
-    deployed = variant or deployed_variant(context.run)
-    variants = tflite_variants(context.run)
-    if deployed not in variants:
-        raise DigitedgeError(f"--variant '{deployed}' is not in {run_dir}; choose one of {', '.join(variants)}")
-    result = run_on_qemu(variants[deployed], context.data.x_test[:images], context.data.y_test[:images])
-    click.echo(format_qemu_result(result))
-    if result.bit_exact != result.images:
-        raise DigitedgeError(f"{result.images - result.bit_exact} of {result.images} outputs differ from TFLite Micro")
+    available = tflite_variants(context.run)
+    names = [name.strip() for name in variant.split(",") if name.strip()] if variant else \
+        [name for name in INT8_VARIANTS if name in available]
+    if not names:
+        raise DigitedgeError(f"{run_dir} has none of the int8 variants {', '.join(INT8_VARIANTS)}; "
+                             f"run `digitedge export --all` first")
+    for name in names:
+        if name not in available:
+            raise DigitedgeError(f"--variant '{name}' is not in {run_dir}; choose one of {', '.join(available)}")
+    require_tools()
+    micro_stage = context.run.read_manifest().get("stages", {}).get("micro")
+    table = run_board_table({name: available[name] for name in names}, targets, context.data.x_test[:images],
+                            context.data.y_test[:images], micro_stage=micro_stage, echo=click.echo)
+    click.echo(format_board_table(table))
+    if out is not None:
+        for path in write_board_table(table, Path(out)):
+            click.echo(f"[board] {path}")
+    mismatched = table[table.bit_exact != table.images]
+    if len(mismatched):
+        raise DigitedgeError("outputs differ from TFLite Micro on " + ", ".join(
+            f"{row.variant}/{row.board} ({row.images - row.bit_exact} of {row.images})" for row in mismatched.itertuples()))
 
 
 @cli.command()
@@ -254,6 +276,24 @@ def benchmark(run_dir, model_files, threads, runs, force) -> None:
         run_stage(_context_from_run(run_dir, overrides, force), "benchmark")
 
 
+board_option = click.option("--board", "board_names", default=None,
+                             help="Boards for the board stage: m0, m3, m4, m7, m33, m55, comma-separated, or all "
+                                  "(default: the config's board.boards, m4).")
+
+
+@cli.command()
+@run_option
+@board_option
+@force_option
+def board(run_dir, board_names, force) -> None:
+    """Every int8 variant's generated C on emulated Cortex-M boards (QEMU): bit-exact count, flash, RAM, instructions."""
+    from digitedge.cgen.qemu import require_tools
+    from digitedge.pipeline import run_stage
+
+    require_tools()
+    run_stage(_context_from_run(run_dir, {"board.boards": board_names}, force), "board")
+
+
 @cli.command()
 @run_option
 @force_option
@@ -272,27 +312,29 @@ def report(run_dir, force) -> None:
 @click.option("--seed", type=int, default=None)
 @click.option("--arch", type=click.Choice(["compact", "seed"]), default=None)
 @seed_run_option
+@board_option
 @config_option
 @click.option("--out", "run_dir", default=None, type=click.Path(file_okay=False),
               help="Run directory (default: runs/default, or runs/quick with --quick).")
 @data_option
 @force_option
-def run_all(quick, epochs, seed, arch, seed_run, config_file, run_dir, data, force) -> None:
+def run_all(quick, epochs, seed, arch, seed_run, board_names, config_file, run_dir, data, force) -> None:
     """The whole pipeline: data, train, optimize, export, micro check, evaluate, benchmark, report."""
     from digitedge.pipeline import run_pipeline
 
-    overrides = {"train.epochs": epochs, "seed": seed, "model.arch": arch, "evaluate.seed_run": seed_run}
+    overrides = {"train.epochs": epochs, "seed": seed, "model.arch": arch, "evaluate.seed_run": seed_run,
+                 "board.boards": board_names}
     run_dir = run_dir or ("runs/quick" if quick else DEFAULT_RUN)
     overrides = {key: value for key, value in overrides.items() if value is not None}
     context = _context(run_dir, config_file, {**(QUICK if quick else {}), **overrides}, data, force)
     context.command = "digitedge run" + (" --quick" if quick else "") + f" --out {run_dir}" \
-        + (f" --seed-run {seed_run}" if seed_run else "")
+        + (f" --seed-run {seed_run}" if seed_run else "") + (f" --board {board_names}" if board_names else "")
     run_pipeline(context)
 
 
 QUICK = {"train.epochs": 1, "train.train_subset": 5000, "optimize.qat_epochs": 1, "optimize.prune_epochs": 1,
          "optimize.prune_qat_epochs": 1, "export.representative_samples": 100, "benchmark.runs": 50,
-         "benchmark.warmup": 5, "benchmark.eval_limit": 1000}
+         "benchmark.warmup": 5, "benchmark.eval_limit": 1000, "board.images": 100}
 
 
 @cli.command()

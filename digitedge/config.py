@@ -100,6 +100,12 @@ class BenchmarkConfig:
 
 
 @dataclass
+class BoardConfig:
+    boards: str = "m4"  # the board stage's cores (digitedge.cgen.boards): names, comma-separated, or "all"
+    images: int = 1000  # real test digits streamed to each emulated board
+
+
+@dataclass
 class Config:
     seed: int = 42
     data: DataConfig = field(default_factory=DataConfig)
@@ -110,6 +116,7 @@ class Config:
     budget: BudgetConfig = field(default_factory=BudgetConfig)
     evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
     benchmark: BenchmarkConfig = field(default_factory=BenchmarkConfig)
+    board: BoardConfig = field(default_factory=BoardConfig)
 
     def validate(self) -> "Config":
         """Reject values no run could use; messages name the key."""
@@ -148,10 +155,17 @@ class Config:
             (self.benchmark.runs >= 1 and self.benchmark.warmup >= 0, "benchmark.runs must be >= 1, warmup >= 0"),
             (self.benchmark.threads >= 1, "benchmark.threads must be at least 1"),
             (1 <= self.data.validation_size < 60000, "data.validation_size must be in [1, 60000)"),
+            (1 <= self.board.images <= 10000, f"board.images must be in [1, 10000], got {self.board.images}"),
         ]
         for ok, message in checks:
             if not ok:
                 raise DigitedgeError(message)
+        from digitedge.cgen.boards import boards
+
+        try:
+            boards(self.board.boards)
+        except DigitedgeError as exc:
+            raise DigitedgeError(f"board.boards: {exc}") from None
         return self
 
 

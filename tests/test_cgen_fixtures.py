@@ -84,19 +84,32 @@ def _output_scale(rng, input_scale: float, filter_scales: np.ndarray, taps: int,
 
 def conv_model(seed: int, *, in_shape=(9, 10, 3), filters=5, kernel=(3, 3), stride=(1, 1), padding="VALID",
                dilation=(1, 1), activation="NONE", per_channel=True, bias=True, depthwise=False,
-               depth_multiplier=1, boost: float = 1.0) -> bytes:
-    """One CONV_2D or DEPTHWISE_CONV_2D with random int8 weights and quantization."""
+               depth_multiplier=1, boost: float = 1.0, input_zero_point: int | None = None,
+               zero_fraction: float = 0.0, zero_channels=(), pool: dict | None = None) -> bytes:
+    """One CONV_2D or DEPTHWISE_CONV_2D with random int8 weights and quantization.
+
+    `zero_fraction` of the weights (and every weight of the output channels in `zero_channels`) set to
+    zero, as pruning leaves them; `pool` (window, stride, padding) adds a MAX_POOL_2D on the output.
+    """
     rng = np.random.default_rng(seed)
     builder = ModelBuilder()
     in_h, in_w, in_c = in_shape
     out_c = in_c * depth_multiplier if depthwise else filters
     input_scale = float(rng.uniform(0.01, 0.05))
     source = _activation_tensor(builder, rng, (1, *in_shape), input_scale)
+    if input_zero_point is not None:
+        builder.graph.tensors[source].quantization.zeroPoint = [input_zero_point]
     filter_shape = (1, *kernel, out_c) if depthwise else (out_c, *kernel, in_c)
     filter_scales = rng.uniform(0.002, 0.02, out_c if per_channel else 1)
+    filter_values = rng.integers(-127, 128, filter_shape).astype(np.int8)
+    filter_values[rng.random(filter_shape) < zero_fraction] = 0
+    for channel in zero_channels:
+        if depthwise:
+            filter_values[..., channel] = 0
+        else:
+            filter_values[channel] = 0
     weights = builder.tensor(filter_shape, scales=filter_scales, zero_points=np.zeros(len(filter_scales), int),
-                             axis=3 if depthwise else 0,
-                             data=rng.integers(-127, 128, filter_shape).astype(np.int8))
+                             axis=3 if depthwise else 0, data=filter_values)
     inputs = [source, weights]
     if bias:
         bias_scales = input_scale * (filter_scales if per_channel else np.repeat(filter_scales, out_c))
@@ -117,6 +130,16 @@ def conv_model(seed: int, *, in_shape=(9, 10, 3), filters=5, kernel=(3, 3), stri
                          depthMultiplier=depth_multiplier, **options)
     else:
         builder.operator("CONV_2D", inputs, [result], "Conv2DOptions", **options)
+    if pool is not None:
+        window, pool_stride = pool["window"], pool.get("stride", pool["window"])
+        pool_padding = pool.get("padding", "VALID")
+        pooled_hw = [_out_size(pool_padding, out_hw[a], window[a], pool_stride[a], 1) for a in range(2)]
+        quantization = builder.graph.tensors[result].quantization
+        pooled = builder.tensor((1, *pooled_hw, out_c), scales=quantization.scale, zero_points=quantization.zeroPoint)
+        builder.operator("MAX_POOL_2D", [result], [pooled], "Pool2DOptions", padding=PADDING[pool_padding],
+                         strideH=pool_stride[0], strideW=pool_stride[1], filterHeight=window[0],
+                         filterWidth=window[1], fusedActivationFunction=ACTIVATION[pool.get("activation", "NONE")])
+        result = pooled
     return builder.build([source], [result])
 
 
@@ -136,7 +159,8 @@ def pool_model(seed: int, *, kind="MAX_POOL_2D", in_shape=(9, 11, 4), window=(2,
 
 
 def fully_connected_model(seed: int, *, in_shape=(1, 3, 3, 8), units=7, per_channel=False, bias=True,
-                          activation="NONE", softmax_beta: float | None = None, filter_zero_point: int = 0) -> bytes:
+                          activation="NONE", softmax_beta: float | None = None, filter_zero_point: int = 0,
+                          zero_fraction: float = 0.0) -> bytes:
     """RESHAPE (when the input is not 2-D) then FULLY_CONNECTED, optionally followed by SOFTMAX.
 
     A non-zero `filter_zero_point` (per-tensor only) is outside the int8 spec, but TFLM's kernel applies it.
@@ -155,7 +179,8 @@ def fully_connected_model(seed: int, *, in_shape=(1, 3, 3, 8), units=7, per_chan
     filter_scales = rng.uniform(0.002, 0.02, units if per_channel else 1)
     weights = builder.tensor((units, depth), scales=filter_scales,
                              zero_points=np.full(len(filter_scales), filter_zero_point),
-                             data=rng.integers(-127, 128, (units, depth)).astype(np.int8))
+                             data=np.where(rng.random((units, depth)) < zero_fraction, 0,
+                                           rng.integers(-127, 128, (units, depth))).astype(np.int8))
     inputs = [flat, weights]
     if bias:
         bias_scales = input_scale * (filter_scales if per_channel else filter_scales[:1])

@@ -51,4 +51,4 @@ def test_export_writes_a_header_and_source_that_declare_the_inference_function(t
     assert "#define MNIST_CNN_INPUT_SIZE 784" in header and "#define MNIST_CNN_OUTPUT_SIZE 10" in header
     source = (tmp_path / "c" / "mnist_cnn_model.c").read_text()
     includes = {line.split()[1] for line in source.splitlines() if line.startswith("#include")}
-    assert includes == {'"mnist_cnn_model.h"', "<string.h>", "<arm_acle.h>"}  # no TFLite Micro
+    assert includes == {'"mnist_cnn_model.h"', "<string.h>", "<arm_acle.h>", "<arm_mve.h>"}  # no TFLite Micro

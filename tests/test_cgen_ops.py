@@ -12,9 +12,9 @@ import math
 import numpy as np
 import pytest
 
-from digitedge.cgen import generate_c_sources, run_on_host, tflm_outputs
+from digitedge.cgen import run_on_host, tflm_outputs
 from digitedge.cgen.layers import Pool, parse_model
-from digitedge.cgen.plan import plan_arena, pool_in_place_safe
+from digitedge.cgen.plan import pool_in_place_safe
 from digitedge.cgen.quantization import activation_range, quantize_multiplier, tflite_round
 from test_cgen_fixtures import (compact_int8, conv_model, fully_connected_model, pool_model, random_inputs,
                                 softmax_model)
@@ -94,12 +94,3 @@ def test_pooling_writes_in_place_only_when_every_output_precedes_its_inputs():
     assert pool_in_place_safe(trailing.layers[0])  # SAME pads only after: each output reads itself onwards
     leading = parse_model(pool_model(3, in_shape=(4, 4, 2), window=(3, 3), stride=(1, 1), padding="SAME"))
     assert not pool_in_place_safe(leading.layers[0])  # output (0, 1) reads input (0, 0), overwritten by output 0
-
-
-def test_arena_holds_only_the_widest_activation_for_the_compact_model():
-    graph = parse_model(compact_int8())
-    plan = plan_arena(graph)
-    widest = max(graph.size(layer.output) for layer in graph.layers)
-    assert plan.arena_bytes == widest  # both pools overwrite their input; other tensors fit beside
-    header = generate_c_sources(compact_int8())["digitedge_model.h"]
-    assert f"#define DIGITEDGE_ARENA_BYTES {plan.arena_bytes}" in header

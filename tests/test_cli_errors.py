@@ -49,6 +49,9 @@ sample_digits = 2
 runs = 5
 warmup = 1
 eval_limit = 200
+
+[board]
+images = 50
 """
 
 

@@ -8,6 +8,7 @@ import sys
 import pandas as pd
 import pytest
 
+from digitedge.cgen.qemu import missing_tools
 from digitedge.rundir import RunDir
 
 pytestmark = pytest.mark.mnist
@@ -51,7 +52,8 @@ def test_manifest_describes_the_run(quick_run):
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["seed"] == 42 and len(manifest["data"]["checksum"]) == 64
     assert {"tensorflow", "tf-keras", "tensorflow-model-optimization"} <= set(manifest["versions"])
-    assert set(manifest["stages"]) == {"train", "optimize", "convert", "micro", "evaluate", "benchmark", "report"}
+    board = set() if missing_tools() else {"board"}  # the board stage skips itself without the ARM toolchain
+    assert set(manifest["stages"]) == {"train", "optimize", "convert", "micro", "evaluate", "benchmark", "report"} | board
     assert manifest["stages"]["train"]["parameters"] <= 30_000
     assert RunDir(run).verify() == []
     assert "[train]" in (run / "config.toml").read_text()
@@ -93,7 +95,7 @@ def test_micro_stage_exports_a_header_that_matches_the_model(quick_run):
 
 def test_the_run_ends_with_the_summary_formatted_like_the_report(quick_run):
     _, result = quick_run
-    summary = result.stdout.split("== stage 7/7: report")[1]
+    summary = re.split(r"== stage (\d+)/\1: report", result.stdout)[-1]  # the last stage
     assert "Variant" in summary and "TFLM accuracy" in summary and " KB" in summary and "%" in summary
     assert "nan" not in summary.lower() and not re.search(r"\b\d{4,}\.0\b", summary)
 

@@ -1,5 +1,5 @@
-"""Standalone C inference generated from an int8 .tflite, bit-exact with TFLite Micro, and its
-bare-metal self-test on an emulated Cortex-M4 (QEMU mps2-an386)."""
+"""Standalone C inference generated from an int8 .tflite, bit-exact with TFLite Micro (MVE, DSP or
+plain C kernels picked by the compiler), and its bare-metal self-test on emulated Cortex-M cores."""
 
 from digitedge.cgen.csource import generate_c_sources
 from digitedge.cgen.export import export_c

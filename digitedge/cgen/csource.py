@@ -3,7 +3,11 @@
 Each layer becomes a function with its shapes as literals, running TFLite Micro's int8 reference
 arithmetic (integer_ops/conv.h, depthwise_conv.h, pooling.h, fully_connected.h, softmax.h with
 gemmlowp's fixed-point exp). Accumulation is exact integer arithmetic, so reordering it (folding
-the input zero point into the bias, SIMD dot products on Cortex-M4) keeps every output bit.
+the input zero point into the bias, SIMD dot products, skipping pruned zeros) keeps every output bit.
+One source compiles for every core: the compiler's feature macros choose the MVE (Cortex-M55),
+DSP (Cortex-M4/M7/M33) or plain C kernels (digitedge.cgen.convolution). Each MAX_POOL_2D is fused
+into the convolution before it, and every activation and working buffer has an offset in one
+static arena (digitedge.cgen.plan).
 
 TFLite Micro, not LiteRT, is the reference: LiteRT's reference FULLY_CONNECTED rescales the
 accumulator from the float scales and rounds once, while TFLM multiplies by QuantizeMultiplier's
@@ -18,12 +22,15 @@ import re
 
 import numpy as np
 
-from digitedge.cgen.layers import Conv, FullyConnected, Graph, Pool, Reshape, Softmax, parse_model
+from digitedge.cgen import convolution
+from digitedge.cgen.ctext import array, checked_int32, describe, requant_arrays, requant_call
+from digitedge.cgen.layers import (Conv, ConvPool, FullyConnected, Graph, Pool, Reshape, Softmax, fuse_pools,
+                                   parse_model)
 from digitedge.cgen.plan import ArenaPlan, plan_arena
+from digitedge.cgen.sparse import MASK_WORD_BITS, sparse_if_smaller
 from digitedge.errors import DigitedgeError
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
 
 _FIXED_POINT = r"""
 /* gemmlowp SaturatingRoundingDoublingHighMul: (a * b) / 2^31, rounded to nearest, saturated. */
@@ -48,13 +55,20 @@ static inline int32_t divide_by_pot(int32_t x, int exponent)
     return (x >> exponent) + (remainder > threshold ? 1 : 0);
 }
 
+/* high_mul for a positive multiplier b (never INT32_MIN, so no saturation): truncating the nudged
+ * product towards zero is, for either sign, one arithmetic shift of product + 2^30. */
+static inline int32_t high_mul_positive(int32_t a, int32_t b)
+{
+    return (int32_t)(((int64_t)a * (int64_t)b + (1 << 30)) >> 31);
+}
+
 /* MultiplyByQuantizedMultiplier (double rounding), plus the output zero point and the activation clamp. */
 static inline int8_t requantize(int32_t acc, int32_t multiplier, int shift, int32_t zero_point,
                                 int32_t act_min, int32_t act_max)
 {
     const int left_shift = shift > 0 ? shift : 0;
     const int right_shift = shift > 0 ? 0 : -shift;
-    int32_t value = divide_by_pot(high_mul(acc * (1 << left_shift), multiplier), right_shift) + zero_point;
+    int32_t value = divide_by_pot(high_mul_positive(acc * (1 << left_shift), multiplier), right_shift) + zero_point;
     if (value < act_min) {
         value = act_min;
     }
@@ -66,7 +80,7 @@ static inline int8_t requantize(int32_t acc, int32_t multiplier, int shift, int3
 """
 
 _DOT = r"""
-#if DOT_SIMD32
+#if CGEN_DSP
 /* Bytes 1 and 3 sign-extended to two halfwords (SXTB16 with its rotate, which GCC does not fuse). */
 static inline uint32_t sxtb16_ror8(uint32_t word)
 {
@@ -74,19 +88,33 @@ static inline uint32_t sxtb16_ror8(uint32_t word)
     __asm__("sxtb16 %0, %1, ror #8" : "=r"(result) : "r"(word));
     return result;
 }
+
+static inline uint32_t read_u32(const void *bytes)
+{
+    uint32_t word;
+    memcpy(&word, bytes, 4);
+    return word;
+}
 #endif
 
-/* Sum of a[i] * b[i]; with the DSP extension (Cortex-M4), SMLAD does two 16-bit MACs at once. */
-static NOINLINE int32_t dot_s8(const int8_t *a, const int8_t *b, int n)
+/* Sum of a[i] * b[i]: VMLADAVA.S8 on MVE, SMLAD on two halfword pairs with DSP, else one MAC a step. */
+static NOINLINE MAYBE_UNUSED int32_t dot_s8(const int8_t *a, const int8_t *b, int n)
 {
     int32_t sum = 0;
-#if DOT_SIMD32
+#if CGEN_MVE
+    for (; n >= 16; n -= 16, a += 16, b += 16) {
+        sum = vmladavaq_s8(sum, vldrbq_s8(a), vldrbq_s8(b));
+    }
+    if (n > 0) {
+        const mve_pred16_t tail = vctp8q((uint32_t)n);
+        sum = vmladavaq_s8(sum, vldrbq_z_s8(a, tail), vldrbq_z_s8(b, tail));
+    }
+    return sum;
+#else
+#if CGEN_DSP
     for (; n >= 8; n -= 8, a += 8, b += 8) {
-        uint32_t a_low, a_high, b_low, b_high;
-        memcpy(&a_low, a, 4);
-        memcpy(&a_high, a + 4, 4);
-        memcpy(&b_low, b, 4);
-        memcpy(&b_high, b + 4, 4);
+        const uint32_t a_low = read_u32(a), a_high = read_u32(a + 4);
+        const uint32_t b_low = read_u32(b), b_high = read_u32(b + 4);
         sum = __smlad(__sxtb16(a_low), __sxtb16(b_low), sum);            /* bytes 0 and 2 */
         sum = __smlad(sxtb16_ror8(a_low), sxtb16_ror8(b_low), sum);      /* bytes 1 and 3 */
         sum = __smlad(__sxtb16(a_high), __sxtb16(b_high), sum);
@@ -97,6 +125,58 @@ static NOINLINE int32_t dot_s8(const int8_t *a, const int8_t *b, int n)
         sum += *a++ * *b++;
     }
     return sum;
+#endif
+}
+"""
+
+_MASKED_DOT = r"""
+/* Sum over the set bits k of `bits` of (next nonzero weight) * x[k]; advances *values. */
+static inline int32_t masked_dot(uint32_t bits, const int8_t **values, const int8_t *x)
+{
+    const int8_t *value = *values;
+    int32_t sum = 0;
+#if defined(__GNUC__) && (!defined(__arm__) || __ARM_ARCH >= 7)
+    while (bits) {
+        sum += *value++ * x[__builtin_ctz(bits)];   /* RBIT + CLZ on Cortex-M3 and later */
+        bits &= bits - 1;
+    }
+#else
+    for (; bits; bits >>= 1, ++x) {
+        if (bits & 1) {
+            sum += *value++ * *x;
+        }
+    }
+#endif
+    *values = value;
+    return sum;
+}
+
+/* The same walk for two windows x and x + second at once: each decoded weight is used twice. */
+static inline void masked_dot_pair(uint32_t bits, const int8_t **values, const int8_t *x, int second,
+                                   int32_t *acc0, int32_t *acc1)
+{
+    const int8_t *value = *values;
+    int32_t sum0 = 0, sum1 = 0;
+#if defined(__GNUC__) && (!defined(__arm__) || __ARM_ARCH >= 7)
+    while (bits) {
+        const int k = __builtin_ctz(bits);
+        const int32_t weight = *value++;
+        sum0 += weight * x[k];
+        sum1 += weight * x[k + second];
+        bits &= bits - 1;
+    }
+#else
+    for (; bits; bits >>= 1, ++x) {
+        if (bits & 1) {
+            const int32_t weight = *value++;
+            sum0 += weight * x[0];
+            sum1 += weight * x[second];
+        }
+    }
+#endif
+    *values = value;
+    *acc0 += sum0;
+    *acc1 += sum1;
 }
 """
 
@@ -227,11 +307,29 @@ def generate_c_sources(tflite_bytes: bytes, *, name: str = "digitedge", label: s
     """
     if not _IDENTIFIER.match(name):
         raise DigitedgeError(f"C name prefix {name!r} is not a C identifier")
-    graph = parse_model(tflite_bytes, label)
-    plan = plan_arena(graph)
+    graph, plan = planned_graph(tflite_bytes, label)
     digest = hashlib.sha256(tflite_bytes).hexdigest()
     return {f"{name}_model.h": _header(graph, plan, name, digest),
             f"{name}_model.c": _source(graph, plan, name, digest)}
+
+
+def planned_graph(tflite_bytes: bytes, label: str = "model") -> tuple[Graph, ArenaPlan]:
+    """The model with its pools fused into their convolutions, and its arena plan (windows included)."""
+    graph = fuse_pools(parse_model(tflite_bytes, label))
+    scratch = {index: convolution.scratch_bytes(layer) for index, layer in enumerate(graph.layers)
+               if _windowed(layer)}
+    return graph, plan_arena(graph, scratch)
+
+
+def arena_bytes(tflite_bytes: bytes) -> int:
+    """Bytes of the generated C's one static activation arena (`<NAME>_ARENA_BYTES`)."""
+    return planned_graph(tflite_bytes)[1].arena_bytes
+
+
+def _windowed(layer) -> bool:
+    """Convolutions emitted by digitedge.cgen.convolution (windows in the arena)."""
+    conv = layer.conv if isinstance(layer, ConvPool) else layer
+    return isinstance(conv, Conv) and conv.op == "CONV_2D" and conv.filter.shape[3] == conv.in_shape[2]
 
 
 def _header(graph: Graph, plan: ArenaPlan, name: str, digest: str) -> str:
@@ -239,7 +337,9 @@ def _header(graph: Graph, plan: ArenaPlan, name: str, digest: str) -> str:
     source, result = graph.tensors[graph.input], graph.tensors[graph.output]
     return f"""/* Generated by digitedge from a .tflite with sha256 {digest}.
  * Layers: {', '.join(layer.op for layer in graph.layers)}.
- * Standalone C99, no TensorFlow Lite Micro: outputs are bit-exact with its int8 reference kernels. */
+ * Standalone C99, no TensorFlow Lite Micro: outputs are bit-exact with its int8 reference kernels.
+ * The compiler's feature macros pick the kernels: MVE (Cortex-M55), DSP/SIMD32 (Cortex-M4/M7/M33)
+ * or plain C (Cortex-M0/M3, any host). */
 #ifndef {macro}_MODEL_H
 #define {macro}_MODEL_H
 
@@ -255,8 +355,8 @@ extern "C" {{
 #define {macro}_INPUT_ZERO_POINT ({source.zero_points[0]})
 #define {macro}_OUTPUT_SCALE {result.scales[0]!r}f
 #define {macro}_OUTPUT_ZERO_POINT ({result.zero_points[0]})
-#define {macro}_ARENA_BYTES {plan.arena_bytes}   /* the static activation buffer in {name}_model.c */
-#define {macro}_WINDOW_BYTES {max(map(window_bytes, graph.layers), default=0)}   /* largest convolution window, on the stack */
+#define {macro}_ARENA_BYTES {plan.arena_bytes}   /* every activation and convolution window, in {name}_model.c */
+#define {macro}_WINDOW_BYTES {max(map(window_bytes, graph.layers), default=0)}   /* largest window on the stack (grouped convolutions) */
 
 /* One inference. `input`: the image quantized with the input scale and zero point, row-major HWC.
  * Not reentrant: the layers share one static arena. */
@@ -278,36 +378,57 @@ def _source(graph: Graph, plan: ArenaPlan, name: str, digest: str) -> str:
 #include "{name}_model.h"
 
 #include <string.h>
-#if defined(__ARM_FEATURE_SIMD32) && defined(__GNUC__)
-#define DOT_SIMD32 1
+#if defined(__GNUC__) && defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
+#define CGEN_MVE 1
+#include <arm_mve.h>
+#elif defined(__GNUC__) && defined(__ARM_FEATURE_SIMD32)
+#define CGEN_DSP 1
 #include <arm_acle.h>
+#endif
+#ifndef CGEN_MVE
+#define CGEN_MVE 0
+#endif
+#ifndef CGEN_DSP
+#define CGEN_DSP 0
 #endif
 
 /* One register allocation per layer: inlining all layers into one function spills the inner loops. */
 #if defined(__GNUC__)
 #define NOINLINE __attribute__((noinline))
+#define MAYBE_UNUSED __attribute__((unused))   /* dot_s8 when the path's kernels do their own */
 #else
 #define NOINLINE
+#define MAYBE_UNUSED
 #endif
+
+#define POOL_FIRST 1   /* phase bits of a fused pool: the window's first conv pixel, its last */
+#define POOL_LAST 2
 """, _FIXED_POINT]
-    if any(isinstance(layer, FullyConnected) or window_bytes(layer) for layer in graph.layers):
+    if any(_sparse(layer) is None and (isinstance(layer, FullyConnected) or _windowed(layer)
+                                       or window_bytes(layer)) for layer in graph.layers):
         parts.append(_DOT)
+    if any(_sparse(layer) is not None for layer in graph.layers):
+        parts.append(_MASKED_DOT)
     if offset_fc:
         parts.append(_SUM)
     if Softmax in kinds:
         parts.append(_SOFTMAX)
     if plan.arena_bytes:
-        parts.append(f"\n/* Activations; tensors whose lifetimes do not overlap share bytes. */\n"
-                     f"static union {{\n    int32_t align;\n    int8_t bytes[{plan.arena_bytes}];\n}} arena;\n")
+        parts.append(f"\n/* Activations and convolution windows; buffers whose lifetimes do not overlap share bytes. */\n"
+                     f"static union {{\n    int32_t align;\n    int8_t bytes[{plan.arena_bytes}];\n"
+                     f"    int16_t halves[{plan.arena_bytes // 2}];\n    int32_t words[{plan.arena_bytes // 4}];\n}} arena;\n")
     calls = []
     for index, layer in enumerate(graph.layers):
-        function = f"layer{index}_{layer.op.lower()}"
+        function = f"layer{index}_{layer.op.lower().replace('+', '_')}"
         source, target = _location(graph, plan, layer.input), _location(graph, plan, layer.output)
         if isinstance(layer, Reshape):
             if source != target:
                 calls.append(f"    memcpy({target}, {source}, {layer.size});   /* {index}: RESHAPE */")
             continue
-        parts.append(_LAYER_EMITTERS[type(layer)](layer, function))
+        if _windowed(layer):
+            parts.append(convolution.emit(layer, function, plan.scratch[index]))
+        else:
+            parts.append(_LAYER_EMITTERS[type(layer)](layer, function))
         note = "   /* in place: each output precedes the inputs it reads */" if index in plan.in_place else ""
         calls.append(f"    {function}({source}, {target});{note}")
     parts.append(f"""
@@ -319,6 +440,15 @@ void {name}_infer(const int8_t input[{macro}_INPUT_SIZE], int8_t output[{macro}_
     return "".join(parts)
 
 
+def _sparse(layer):
+    """The sparse form of a convolution's or fully connected layer's weights, when smaller than dense."""
+    if isinstance(layer, FullyConnected):
+        return sparse_if_smaller(layer.filter)
+    if _windowed(layer):
+        return sparse_if_smaller(convolution.rows(layer.conv if isinstance(layer, ConvPool) else layer))
+    return None
+
+
 def _location(graph: Graph, plan: ArenaPlan, tensor: int) -> str:
     if tensor == graph.input:
         return "input"
@@ -327,45 +457,16 @@ def _location(graph: Graph, plan: ArenaPlan, tensor: int) -> str:
     return f"arena.bytes + {plan.offsets[tensor]}"
 
 
-def _array(ctype: str, name: str, values, per_line: int = 16) -> str:
-    flat = [int(v) for v in np.asarray(values).reshape(-1)]
-    lines = [", ".join(str(v) for v in flat[i:i + per_line]) for i in range(0, len(flat), per_line)]
-    body = ",\n    ".join(lines)
-    return f"static const {ctype} {name}[{len(flat)}] = {{\n    {body}\n}};\n"
-
-
-def _requant_arrays(prefix: str, requant) -> str:
-    return _array("int32_t", f"{prefix}_multiplier", requant.multipliers, 8) \
-        + _array("int8_t", f"{prefix}_shift", requant.shifts, 16)
-
-
-def _requant_call(prefix: str, requant, channel: str) -> str:
-    return (f"requantize(acc, {prefix}_multiplier[{channel}], {prefix}_shift[{channel}], "
-            f"{requant.output_offset}, {requant.act_min}, {requant.act_max})")
-
-
-def _int32(values: np.ndarray, where: str) -> np.ndarray:
-    if values.size and (values.min() < INT32_MIN or values.max() > INT32_MAX):
-        raise DigitedgeError(f"{where}: folded bias does not fit in int32")
-    return values
-
-
 def window_bytes(layer) -> int:
-    """Bytes of the on-stack window a CONV_2D layer gathers for one output pixel (0 for other layers)."""
-    if not isinstance(layer, Conv) or layer.op != "CONV_2D":
+    """Bytes of the on-stack window a grouped CONV_2D gathers for one output pixel (0 for other layers:
+    the other convolutions keep their windows in the arena)."""
+    if not isinstance(layer, Conv) or layer.op != "CONV_2D" or _windowed(layer):
         return 0
     return int(np.prod(layer.filter.shape[1:]))
 
 
-def _describe(layer, function: str) -> str:
-    (in_h, in_w, in_c), (out_h, out_w, out_c) = layer.in_shape, layer.out_shape
-    extra = f", filter {layer.filter.shape[1]}x{layer.filter.shape[2]}" if isinstance(layer, Conv) \
-        else f", window {layer.window[0]}x{layer.window[1]}"
-    return (f"\n/* {function}: {layer.op} {in_h}x{in_w}x{in_c} -> {out_h}x{out_w}x{out_c}{extra}, "
-            f"stride {layer.stride[0]}x{layer.stride[1]}, padding {layer.padding_name}, {layer.activation} */\n")
-
-
 def _conv(layer: Conv, function: str) -> str:
+    """Grouped CONV_2D (input depth a multiple of the filter depth), plain C on every core."""
     if layer.op == "DEPTHWISE_CONV_2D":
         return _depthwise(layer, function)
     (in_h, in_w, in_c), (out_h, out_w, out_c) = layer.in_shape, layer.out_shape
@@ -374,13 +475,12 @@ def _conv(layer: Conv, function: str) -> str:
     bias = layer.bias.astype(np.int64) if layer.bias is not None else np.zeros(out_c, np.int64)
     # Padded taps are gathered as the input zero point, where (x + input_offset) is 0, so every
     # window is complete and input_offset * sum(filter) is a per-channel constant.
-    folded = _int32(bias + layer.input_offset * layer.filter.reshape(out_c, -1).astype(np.int64).sum(1), function)
-    group_loop = f"for (group = 0; group < {groups}; ++group) " if groups > 1 else "group = 0;\n            "
-    return (_describe(layer, function)
-            + _array("int8_t", f"{function}_filter", layer.filter, 24)
+    folded = checked_int32(bias + layer.input_offset * layer.filter.reshape(out_c, -1).astype(np.int64).sum(1), function)
+    return (describe(layer, function)
+            + array("int8_t", f"{function}_filter", layer.filter, 24)
             + "/* bias + input_offset * sum(filter): the zero point folded in once per channel */\n"
-            + _array("int32_t", f"{function}_bias", folded, 8)
-            + _requant_arrays(function, layer.requant) + f"""
+            + array("int32_t", f"{function}_bias", folded, 8)
+            + requant_arrays(function, layer.requant) + f"""
 static NOINLINE void {function}(const int8_t *input, int8_t *output)
 {{
     int8_t window[{window}];
@@ -389,7 +489,7 @@ static NOINLINE void {function}(const int8_t *input, int8_t *output)
         const int in_y0 = out_y * {layer.stride[0]} - {layer.padding[0]};
         for (out_x = 0; out_x < {out_w}; ++out_x) {{
             const int in_x0 = out_x * {layer.stride[1]} - {layer.padding[1]};
-            {group_loop}{{
+            for (group = 0; group < {groups}; ++group) {{
                 const int8_t *filter = {function}_filter + group * {out_c // groups * window};
                 for (filter_y = 0; filter_y < {kernel_h}; ++filter_y) {{
                     const int in_y = in_y0 + {layer.dilation[0]} * filter_y;
@@ -405,7 +505,7 @@ static NOINLINE void {function}(const int8_t *input, int8_t *output)
                 }}
                 for (out_c = group * {out_c // groups}; out_c < (group + 1) * {out_c // groups}; ++out_c, filter += {window}) {{
                     const int32_t acc = {function}_bias[out_c] + dot_s8(window, filter, {window});
-                    *output++ = {_requant_call(function, layer.requant, "out_c")};
+                    *output++ = {requant_call(function, layer.requant, "out_c")};
                 }}
             }}
         }}
@@ -422,10 +522,10 @@ def _depthwise(layer: Conv, function: str) -> str:
     pad_h, pad_w = layer.padding
     multiplier = layer.depth_multiplier
     bias = layer.bias.astype(np.int64) if layer.bias is not None else np.zeros(out_c, np.int64)
-    return (_describe(layer, function)
-            + _array("int8_t", f"{function}_filter", layer.filter, 24)
-            + _array("int32_t", f"{function}_bias", bias, 8)
-            + _requant_arrays(function, layer.requant) + f"""
+    return (describe(layer, function)
+            + array("int8_t", f"{function}_filter", layer.filter, 24)
+            + array("int32_t", f"{function}_bias", bias, 8)
+            + requant_arrays(function, layer.requant) + f"""
 static NOINLINE void {function}(const int8_t *input, int8_t *output)
 {{
     int out_y, out_x, in_c, m, filter_y, filter_x;
@@ -451,7 +551,7 @@ static NOINLINE void {function}(const int8_t *input, int8_t *output)
                                    * (input[(in_y * {in_w} + in_x) * {in_c} + in_c] + {layer.input_offset});
                         }}
                     }}
-                    *output++ = {_requant_call(function, layer.requant, "out_c")};
+                    *output++ = {requant_call(function, layer.requant, "out_c")};
                 }}
             }}
         }}
@@ -469,7 +569,7 @@ def _pool(layer: Pool, function: str) -> str:
     else:
         start, update = "int32_t acc = 0, count = 0;", "acc += value;\n                        ++count;"
         finish = "acc > 0 ? (acc + count / 2) / count : (acc - count / 2) / count"
-    return _describe(layer, function) + f"""
+    return describe(layer, function) + f"""
 static NOINLINE void {function}(const int8_t *input, int8_t *output)
 {{
     int out_y, out_x, c, y, x;
@@ -506,23 +606,39 @@ def _fully_connected(layer: FullyConnected, function: str) -> str:
     bias = layer.bias.astype(np.int64) if layer.bias is not None else np.zeros(units, np.int64)
     row_sums = layer.filter.astype(np.int64).sum(1)
     # (f + fo)(x + io) summed = f.x + io*sum(f) + fo*sum(x) + depth*fo*io; only fo*sum(x) needs the input
-    folded = _int32(bias + layer.input_offset * row_sums
+    folded = checked_int32(bias + layer.input_offset * row_sums
                     + depth * layer.filter_offset * layer.input_offset, function)
     input_term = f" + {layer.filter_offset} * input_sum" if layer.filter_offset else ""
     input_sum = f"    const int32_t input_sum = sum_s8(input, {depth});\n" if layer.filter_offset else ""
     kind = "per-channel" if layer.per_channel else "per-tensor"
+    sparse = sparse_if_smaller(layer.filter)
+    if sparse is None:
+        weights = array("int8_t", f"{function}_filter", layer.filter, 24)
+        start = f"    const int8_t *filter = {function}_filter;\n"
+        advance, dot = f", filter += {depth}", f"dot_s8(input, filter, {depth})"
+        inner = ""
+    else:
+        weights = (f"/* {sparse.values.size} of {layer.filter.size} weights nonzero: bitmask + values, "
+                   f"{sparse.nbytes} B instead of {layer.filter.size} B */\n"
+                   + array("uint32_t", f"{function}_mask", sparse.masks, 8)
+                   + array("int8_t", f"{function}_values", sparse.values, 24))
+        start = (f"    const uint32_t *mask = {function}_mask;\n    const int8_t *value = {function}_values;\n"
+                 "    int word;\n")
+        advance, dot = "", "sparse_sum"
+        inner = (f"        int32_t sparse_sum = 0;\n        for (word = 0; word < {sparse.masks.shape[1]}; ++word) {{\n"
+                 f"            sparse_sum += masked_dot(*mask++, &value, input + {MASK_WORD_BITS} * word);\n"
+                 "        }\n")
     return (f"\n/* {function}: FULLY_CONNECTED {depth} -> {units}, {kind} weights, {layer.activation} */\n"
-            + _array("int8_t", f"{function}_filter", layer.filter, 24)
+            + weights
             + "/* bias + input_offset * sum(filter): the zero point folded in once per unit */\n"
-            + _array("int32_t", f"{function}_bias", folded, 8)
-            + _requant_arrays(function, layer.requant) + f"""
+            + array("int32_t", f"{function}_bias", folded, 8)
+            + requant_arrays(function, layer.requant) + f"""
 static NOINLINE void {function}(const int8_t *input, int8_t *output)
 {{
-{input_sum}    const int8_t *filter = {function}_filter;
-    int unit;
-    for (unit = 0; unit < {units}; ++unit, filter += {depth}) {{
-        const int32_t acc = {function}_bias[unit] + dot_s8(input, filter, {depth}){input_term};
-        output[unit] = {_requant_call(function, layer.requant, "unit")};
+{input_sum}{start}    int unit;
+    for (unit = 0; unit < {units}; ++unit{advance}) {{
+{inner}        const int32_t acc = {function}_bias[unit] + {dot}{input_term};
+        output[unit] = {requant_call(function, layer.requant, "unit")};
     }}
 }}
 """)

@@ -102,7 +102,28 @@ class Softmax:
     diff_min: int
 
 
-Layer = Conv | Pool | FullyConnected | Reshape | Softmax
+@dataclass(frozen=True)
+class ConvPool:
+    """A CONV_2D whose output only feeds a MAX_POOL_2D: computed together, the full-resolution
+    convolution output is never stored (each conv pixel is max-combined into its pooled pixel)."""
+
+    conv: Conv
+    pool: Pool
+
+    @property
+    def op(self) -> str:
+        return f"{self.conv.op}+{self.pool.op}"
+
+    @property
+    def input(self) -> int:
+        return self.conv.input
+
+    @property
+    def output(self) -> int:
+        return self.pool.output
+
+
+Layer = Conv | Pool | FullyConnected | Reshape | Softmax | ConvPool
 
 
 @dataclass(frozen=True)
@@ -114,6 +135,26 @@ class Graph:
 
     def size(self, tensor: int) -> int:
         return int(np.prod(self.tensors[tensor].shape))
+
+
+def fuse_pools(graph: Graph) -> Graph:
+    """Each CONV_2D (ungrouped) followed by a MAX_POOL_2D with non-overlapping windows that is the
+    only reader of its output becomes one ConvPool layer."""
+    readers: dict[int, int] = {}
+    for layer in graph.layers:
+        readers[layer.input] = readers.get(layer.input, 0) + 1
+    fused: list[Layer] = []
+    for layer in graph.layers:
+        previous = fused[-1] if fused else None
+        if isinstance(layer, Pool) and layer.op == "MAX_POOL_2D" and isinstance(previous, Conv) \
+                and previous.op == "CONV_2D" and previous.filter.shape[3] == previous.in_shape[2] \
+                and previous.output == layer.input and readers[layer.input] == 1 \
+                and previous.output != graph.output \
+                and all(s >= w for s, w in zip(layer.stride, layer.window)):
+            fused[-1] = ConvPool(previous, layer)
+        else:
+            fused.append(layer)
+    return Graph(tuple(fused), graph.tensors, graph.input, graph.output)
 
 
 def parse_model(tflite_bytes: bytes, label: str = "model") -> Graph:

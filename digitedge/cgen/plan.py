@@ -19,6 +19,8 @@ class ArenaPlan:
     offsets: dict[int, int]  # tensor index -> byte offset in the arena (model input/output excluded)
     arena_bytes: int
     in_place: frozenset[int]  # layer indices that overwrite their own input
+    scratch: dict[int, int] = field(default_factory=dict)  # layer index -> offset of its working buffer
+    scratch_bytes: dict[int, int] = field(default_factory=dict)  # layer index -> its size
 
 
 @dataclass
@@ -43,8 +45,9 @@ def pool_in_place_safe(layer: Pool) -> bool:
     return True
 
 
-def plan_arena(graph: Graph) -> ArenaPlan:
-    """Offsets for every activation; an in-place chain of segments shares one offset.
+def plan_arena(graph: Graph, scratch_bytes: dict[int, int] | None = None) -> ArenaPlan:
+    """Offsets for every activation and every layer's scratch buffer (`scratch_bytes`: layer index
+    -> bytes, live during that layer only); an in-place chain of segments shares one offset.
 
     Largest first, each where it grows the arena least, trying low-first and high-first tie-breaks
     (the high one lets a layer's output sit at the far end from its input, ping-pong style).
@@ -77,11 +80,15 @@ def plan_arena(graph: Graph) -> ArenaPlan:
         chain_of[id(segment)] = chain
     for segment in {id(s): s for s in segment_of.values()}.values():  # lifetimes end at the last reader
         segment.last = max([segment.last, *(last_read.get(t, -1) for t in segment.tensors)])
+    for index, size in (scratch_bytes or {}).items():  # scratch keys: -1 - layer index
+        chains.append([_Segment(_align(size), index, index, [-1 - index])])
 
     placed = min((_place(chains, prefer_high) for prefer_high in (False, True)), key=_extent)
-    offsets = {tensor: offset for offset, segment in placed for tensor in segment.tensors}
+    offsets = {tensor: offset for offset, segment in placed for tensor in segment.tensors if tensor >= 0}
+    scratch = {-1 - key: offset for offset, segment in placed for key in segment.tensors if key < 0}
     arena_bytes = _align(_extent(placed))
-    return ArenaPlan(offsets, arena_bytes, frozenset(in_place))
+    return ArenaPlan(offsets, arena_bytes, frozenset(in_place), scratch,
+                     {index: _align(size) for index, size in (scratch_bytes or {}).items()})
 
 
 def _place(chains: list[list[_Segment]], prefer_high: bool) -> list[tuple[int, _Segment]]:

@@ -1,5 +1,6 @@
-/* Start-up for a Cortex-M4(F): vector table, reset handler (copy .data, zero .bss, enable the FPU,
- * paint the stack to measure its high-water mark), and fault handlers that report and exit. */
+/* Start-up for every Cortex-M core (M0 to M55): vector table, reset handler (copy .data, zero .bss,
+ * enable the FPU, and with it MVE on the M55, when the build uses them; paint the stack to measure its
+ * high-water mark), and fault handlers that report and exit. */
 #include <stdint.h>
 
 #include "board.h"
@@ -13,7 +14,7 @@ int main(void);
 #define STACK_PAINT 0xA5A5A5A5UL
 #define SCB_CPACR (*(volatile uint32_t *)0xE000ED88UL)
 
-static void paint_stack(void)
+__attribute__((noinline)) void stack_paint(void)
 {
     uint32_t *word = &__stack_limit__;
     uint32_t *sp;
@@ -42,11 +43,11 @@ void Reset_Handler(void)
     for (target = &__bss_start__; target < &__bss_end__; ++target) {
         *target = 0;
     }
-#if defined(__ARM_FP)
-    SCB_CPACR |= 0xFUL << 20;  /* full access to CP10/CP11: the FPU */
+#if defined(__ARM_FP) || defined(__ARM_FEATURE_MVE)
+    SCB_CPACR |= 0xFUL << 20;  /* full access to CP10/CP11: the FPU and the M55's MVE */
     __asm__ volatile("dsb\n\tisb" ::: "memory");
 #endif
-    paint_stack();
+    stack_paint();
     semihost_exit(main());
 }
 

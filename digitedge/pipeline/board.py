@@ -1,0 +1,87 @@
+"""The board stage: every int8 variant's generated C on the emulated Cortex-M boards of
+`board.boards` (QEMU; m4 by default, `all` for the six cores), with `board.images` real test digits
+streamed to each: bit-exact count against TFLite Micro, flash, RAM, instructions per inference and
+per MAC, beside TFLite Micro's .tflite size and arena (from the micro stage). Writes board/board.csv,
+board.json and board.md.
+
+Without the ARM toolchain or QEMU the stage says what to install and records nothing, so the rest
+of `digitedge run` still finishes and a later run (after installing) fills it in; `digitedge board`
+itself refuses to start without them.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from digitedge.pipeline.context import Context, Stage
+from digitedge.pipeline.convert import tflite_variants
+from digitedge.rundir import RunDir
+
+SUMMARY_BOARD = "m4"  # the board whose figures go into the summary table (the first board otherwise)
+
+
+def board_variants(run: RunDir) -> dict[str, bytes]:
+    """The run's int8 variants the generator compiles (digitedge.cgen.board_table.INT8_VARIANTS)."""
+    from digitedge.cgen.board_table import INT8_VARIANTS
+
+    variants = tflite_variants(run)
+    return {name: variants[name] for name in INT8_VARIANTS if name in variants}
+
+
+def run_board(context: Context) -> None:
+    from digitedge.cgen.board_table import format_board_table, run_board_table, write_board_table
+    from digitedge.cgen.boards import boards
+    from digitedge.cgen.qemu import install_hint, missing_tools
+
+    config, run = context.config, context.run
+    if missing_tools():
+        context.echo(f"[board] skipped: missing {', '.join(missing_tools())}; install with: {install_hint()}")
+        return
+    variants = board_variants(run)
+    if not variants:
+        context.echo("[board] skipped: the run has no int8 variant")
+        return
+    images, labels = context.data.x_test[:config.board.images], context.data.y_test[:config.board.images]
+    with context.recording("board") as facts:
+        table = run_board_table(variants, boards(config.board.boards), images, labels,
+                                micro_stage=context.stage_facts("micro"), echo=context.echo)
+        write_board_table(table, run.path("board"))
+        facts.update(boards=sorted(set(table.board), key=list(table.board).index), images=len(images),
+                     rows=table.to_dict("records"))
+    context.echo(format_board_table(table))
+    mismatched = table[table.bit_exact != table.images]
+    for row in mismatched.itertuples():
+        context.echo(f"[board] MISMATCH: {row.variant} on {row.board}: {row.images - row.bit_exact} of {row.images} "
+                     f"outputs differ from TFLite Micro")
+
+
+def read_board_table(run: RunDir) -> pd.DataFrame:
+    return pd.read_csv(run.path("board", "board.csv"))
+
+
+def _summary(run: RunDir) -> pd.DataFrame:
+    table = read_board_table(run)
+    board = SUMMARY_BOARD if SUMMARY_BOARD in set(table.board) else table.board.iloc[0]
+    rows = table[table.board == board].set_index("variant")
+    return pd.DataFrame({"c_board": rows.core, "c_bit_exact": rows.bit_exact / rows.images,
+                         "c_flash_bytes": rows.model_flash_bytes, "c_ram_bytes": rows.ram_bytes,
+                         "c_instructions_per_inference": rows.instructions_per_inference,
+                         "c_instructions_per_mac": rows.instructions_per_mac})
+
+
+def _per_mac(row: dict) -> str:
+    return f"{row['instructions_per_mac']:.2f}" if row["instructions_per_mac"] else "-"
+
+
+def _facts(record: dict) -> dict[str, str]:
+    """One line per board: each variant's bit-exact count, flash, RAM and instructions per MAC."""
+    facts = {}
+    for board in record.get("boards", []):
+        rows = [row for row in record["rows"] if row["board"] == board]
+        facts[f"generated C on {rows[0]['core']} (QEMU {rows[0]['machine']}, {record['images']:,} digits)"] = "; ".join(
+            f"{row['variant']} {row['bit_exact']:,}/{row['images']:,} bit-exact, flash {row['model_flash_bytes']:,} B, "
+            f"RAM {row['ram_bytes']:,} B, {_per_mac(row)} instructions/MAC" for row in rows)
+    return facts
+
+
+STAGE = Stage("board", ("board",), run_board, summary=_summary, facts=_facts)
