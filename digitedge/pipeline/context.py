@@ -32,6 +32,8 @@ class Stage:
     summary: Callable[[RunDir], pd.DataFrame] | None = None
     # lines for the report's run facts, from its manifest record
     facts: Callable[[dict], dict[str, str]] | None = None
+    # its own section of the report (digitedge.report.render blocks), from the files it wrote
+    section: Callable[[RunDir], list] | None = None
 
 
 @dataclass

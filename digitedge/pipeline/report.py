@@ -49,6 +49,37 @@ def run_facts(run: RunDir) -> dict[str, str]:
     return facts
 
 
+def stage_sections(run: RunDir) -> list:
+    """Every stage's own report section, in stage order, then the model search's front when the run has one."""
+    from digitedge.pipeline import STAGES
+
+    recorded = run.read_manifest().get("stages", {})
+    blocks = [block for stage in STAGES if stage.section is not None and stage.name in recorded
+              for block in stage.section(run)]
+    return blocks + search_section(run)
+
+
+def search_section(run: RunDir) -> list:
+    """The search's Pareto front (RUN/search/), as `digitedge search` wrote it."""
+    from digitedge.report.render import FigureBlock, Heading, Paragraph, Table
+    from digitedge.report.tables import frame_cells
+    from digitedge.search.outputs import read_front
+
+    front = read_front(run.root)
+    if front is None:
+        return []
+    trials = pd.read_csv(run.path("search", "trials.csv"))
+    counts = ", ".join(f"{count} {outcome}" for outcome, count in trials["outcome"].value_counts().items())
+    blocks = [Heading("Model search"),
+              Paragraph(f"`digitedge search` ran {len(trials)} trials ({counts}), scored on the validation split. "
+                        "The front: no other trial within the limits is more accurate with less flash and RAM.")]
+    if run.path("search", "pareto.png").is_file():
+        blocks.append(FigureBlock("search_pareto.png", run.path("search", "pareto.png").read_bytes(),
+                                  "int8 validation accuracy against flash; colour: TFLite Micro arena; front marked."))
+    header, rows, right = frame_cells(front)
+    return blocks + [Table(header, rows, right)]
+
+
 def run_report(context: Context) -> Path:
     from sklearn.metrics import confusion_matrix
 
@@ -89,6 +120,7 @@ def run_report(context: Context) -> Path:
             confusion_float=confusion.get("keras_float"), confusion_int8=confusion.get(deployed),
             misclassified=misclassified, layer_profile=profile, int8_variant=deployed or "int8_qat",
             tolerance_pp=config.export.accuracy_tolerance_pp, budget=Budget(config.budget.flash_bytes, config.budget.ram_bytes),
+            sections=stage_sections(run),
             latency_note=f"Per-invoke overhead of a one-op model in the same run: "
                          f"{benchmark['overhead_median_us']:.1f} µs." + int8_speed_note(summary, deployed, benchmark))
     context.echo(f"[report] {files.markdown}\n[report] {files.html}")

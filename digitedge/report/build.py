@@ -182,14 +182,14 @@ def write_report(summary: pd.DataFrame, out_dir: str | Path, *, facts: RunFacts,
                  misclassified: Misclassified | None = None, layer_profile: pd.DataFrame | None = None,
                  float_variant: str = "keras_float", int8_variant: str = "int8_qat",
                  tolerance_pp: float = 0.1, budget: Budget | None = None, latency_note: str | None = None,
-                 ) -> ReportFiles:
+                 sections: list[Block] | None = None) -> ReportFiles:
     """Write REPORT.md, report.html (self-contained), summary.csv and the PNGs into `out_dir`.
 
     `summary`: one row per variant (index or column `variant`) with the columns in
     tables.SUMMARY_KEYS; accuracy, agreement and sparsity are fractions, delta_pp is in points,
     sizes in bytes, latencies in µs; missing columns or values are shown as "—". `int8_variant` is
     the one `export --int8` deploys; `budget`, the board's flash and RAM (variants over it are marked
-    and never recommended).
+    and never recommended); `sections`, further blocks (the stages' own sections), shown after latency.
     """
     out_dir = Path(out_dir)
     frame = ordered_summary(summary)
@@ -212,6 +212,7 @@ def write_report(summary: pd.DataFrame, out_dir: str | Path, *, facts: RunFacts,
         *_variants_section(frame, test_images, int8_variant),
         *_size_section(frame, microcontroller, tolerance_pp),
         *_latency_section(frame, microcontroller, latency_note),
+        *(sections or []),
         *_training_section(metrics),
         *_errors_section(confusions, misclassified, float_variant, int8_variant),
     ]
