@@ -88,7 +88,14 @@ def scale_images(images: np.ndarray) -> np.ndarray:
 
 
 def quantize_input(x: np.ndarray, detail: dict) -> np.ndarray:
-    """Float input -> the tensor's dtype, using its scale/zero point when it is an integer tensor."""
+    """Float input -> the tensor's dtype, using its scale/zero point when it is an integer tensor.
+
+    A grayscale batch given to an RGB-input model (the mobile variants) is repeated on every channel,
+    as an app passes a gray image.
+    """
+    channels = int(detail["shape"][-1]) if "shape" in detail and len(detail["shape"]) == 4 else 1
+    if x.ndim == 4 and x.shape[-1] == 1 and channels > 1:
+        x = np.repeat(x, channels, axis=-1)
     dtype = np.dtype(detail["dtype"])
     if dtype.kind == "f":
         return x.astype(dtype)
@@ -127,7 +134,7 @@ def tflite_probabilities(tflite_bytes: bytes, images: np.ndarray, *, num_threads
     for start in range(0, len(x), chunk):
         batch = x[start:start + chunk]
         if allocated != len(batch):
-            interpreter.resize_tensor_input(input_detail["index"], [len(batch), *x.shape[1:]])
+            interpreter.resize_tensor_input(input_detail["index"], [len(batch), *input_detail["shape"][1:]])
             interpreter.allocate_tensors()
             allocated = len(batch)
         interpreter.set_tensor(input_detail["index"], quantize_input(batch, input_detail))
