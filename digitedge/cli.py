@@ -111,16 +111,22 @@ def optimize(run_dir, techniques, sparsity, epochs, force) -> None:
 @cli.command()
 @run_option
 @click.option("--int8", "int8", is_flag=True, help="Write the deployable int8 model and its TFLite Micro header.")
-@click.option("--all", "all_variants", is_flag=True, help="Write every TFLite variant.")
+@click.option("--all", "all_variants", is_flag=True,
+              help="Write every TFLite variant, each with the signature serving_default(image) -> probabilities.")
+@click.option("--mobile", is_flag=True,
+              help="Write mobile_uint8.tflite and mobile_float16.tflite (RGB input, TFLite metadata, labels), "
+                   "labels.txt and MOBILE.md for MediaPipe Tasks, Android Studio or LiteRT.")
 @click.option("--variant", default=None, help="Variant to deploy with --int8 (default: int8_qat).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Folder to write to (default: RUN/export).")
 @click.option("--target", type=click.Choice(["tflm", "c"]), default="tflm", show_default=True,
               help="With --int8: a TFLite Micro header (tflm) or dependency-free C99 inference code (c).")
 @force_option
-def export(run_dir, int8, all_variants, variant, out_dir, target, force) -> None:
+def export(run_dir, int8, all_variants, mobile, variant, out_dir, target, force) -> None:
     """Convert to TFLite (every variant) and write the int8 model plus its C header for TFLite Micro."""
     from digitedge.convert import FULL_INTEGER, VARIANTS
+    from digitedge.mobile.signature import with_signature
+    from digitedge.mobile.stage import build_from_run, check_folder_writable, write_mobile
     from digitedge.pipeline import record_export, stage_convert, tflite_variants, write_export
     from digitedge.rundir import write_files
 
@@ -128,13 +134,22 @@ def export(run_dir, int8, all_variants, variant, out_dir, target, force) -> None
         raise DigitedgeError(f"--variant '{variant}' is unknown; choose one of {', '.join(VARIANTS)}")
     if int8 and variant is not None and variant not in FULL_INTEGER:
         raise DigitedgeError(f"--variant '{variant}' is not a full-integer int8 variant; choose one of {', '.join(FULL_INTEGER)}")
-    if not (int8 or all_variants):
-        raise DigitedgeError("say what to export: --int8 (the deployable model and header) and/or --all (every variant)")
+    if not (int8 or all_variants or mobile):
+        raise DigitedgeError("say what to export: --int8 (the deployable model and header), --all (every variant) "
+                             "and/or --mobile (the files for an app)")
     context = _context_from_run(run_dir, force=force)  # --variant picks a file; it does not change the conversion
-    stage_convert(context)
     out = Path(out_dir) if out_dir else context.run.path("export")
-    if all_variants:
-        for path in write_files({f"{name}.tflite": data for name, data in tflite_variants(context.run).items()}, out):
+    check_folder_writable(out)
+    if mobile:
+        build = build_from_run(context)
+        for path in write_mobile(build, out):
+            click.echo(f"[export] {path} ({path.stat().st_size:,} bytes)")
+    if int8 or all_variants:
+        stage_convert(context)
+    if all_variants:  # a file a user takes to an app gets its signature names back, proven to change no output
+        named = {f"{name}.tflite": with_signature(data, context.data.x_test, name)
+                 for name, data in tflite_variants(context.run).items()}
+        for path in write_files(named, out):
             click.echo(f"[export] {path} ({path.stat().st_size:,} bytes)")
     if int8 and target == "c":
         from digitedge.cgen import export_c

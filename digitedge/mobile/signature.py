@@ -25,6 +25,8 @@ def with_signature(tflite_bytes: bytes, images: np.ndarray, label: str = "model"
     from tensorflow.lite.python import schema_py_generated as schema
     from tensorflow.lite.tools import flatbuffer_utils
 
+    if signature_names(tflite_bytes) == {SIGNATURE_KEY: {"inputs": [INPUT_NAME], "outputs": [OUTPUT_NAME]}}:
+        return tflite_bytes  # already named (a mobile file: rewriting it would drop its packed labels)
     model = flatbuffer_utils.convert_bytearray_to_object(bytearray(tflite_bytes))
     graph = model.subgraphs[0]
     if len(model.subgraphs) != 1 or len(graph.inputs) != 1 or len(graph.outputs) != 1:
