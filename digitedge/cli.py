@@ -228,21 +228,45 @@ def evaluate(run_dir, limit, seed_run, force) -> None:
 @run_option
 @click.option("--model", "model_files", multiple=True, type=click.Path(readable=False),
               help="Benchmark these .tflite files instead of a run's variants (repeatable).")
-@click.option("--threads", type=click.IntRange(min=1), default=None, help="Interpreter threads (default 1).")
+@click.option("--threads", default=None, metavar="N[,N...]",
+              help="Interpreter threads, or a list (1,2,4) measured one after another (default 1).")
+@click.option("--no-xnnpack", "no_xnnpack", is_flag=True,
+              help="Time LiteRT's builtin kernels without the XNNPACK delegate (BUILTIN_WITHOUT_DEFAULT_DELEGATES).")
 @click.option("--runs", type=click.IntRange(min=1), default=None, help="Timed invokes per model.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (every thread count) instead of the table.")
 @force_option
-def benchmark(run_dir, model_files, threads, runs, force) -> None:
-    """Batch-1 latency of every variant, interleaved in one process (LiteRT, and TFLM for int8)."""
-    from digitedge import config as config_module
-    from digitedge.pipeline import Context, stage_benchmark
-    from digitedge.rundir import RunDir
+def benchmark(run_dir, model_files, threads, no_xnnpack, runs, as_json, force) -> None:
+    """Batch-1 latency of every variant, interleaved in one process (LiteRT, and TFLM for int8).
 
-    overrides = {"benchmark.threads": threads, "benchmark.runs": runs}
-    if model_files:
-        context = Context(RunDir(run_dir), config_module.load(None, overrides), echo=click.echo)
-    else:
+    A run records one measurement (one thread count, XNNPACK); a thread list or --no-xnnpack is printed only.
+    """
+    import json
+
+    from digitedge import benchmark as benchmarking
+    from digitedge import config as config_module
+    from digitedge.pipeline import baseline_variants, stage_benchmark, tflite_variants
+
+    counts = benchmarking.parse_thread_counts(threads) if threads else None
+    overrides = {"benchmark.threads": counts[0] if counts else None, "benchmark.runs": runs}
+    if not model_files and not no_xnnpack and (counts is None or len(counts) == 1):
         context = _context_from_run(run_dir, overrides, force)
-    stage_benchmark(context, list(model_files))
+        if as_json:
+            context.echo = lambda line: click.echo(line, err=True)  # stdout holds only the JSON
+        stage_benchmark(context)
+        if as_json:
+            recorded = json.loads(context.run.path("benchmark", "benchmark.json").read_text())
+            click.echo(json.dumps({"benchmarks": [recorded]}, indent=2))
+        return
+    if model_files:
+        config = config_module.load(None, overrides)
+        variants = benchmarking.read_model_files(list(model_files))
+    else:
+        context = _context_from_run(run_dir, overrides)
+        config, variants = context.config, {**tflite_variants(context.run), **baseline_variants(context.run)}
+    results = benchmarking.benchmark_threads(variants, counts or [config.benchmark.threads], runs=config.benchmark.runs,
+                                             warmup=config.benchmark.warmup, seed=config.seed, xnnpack=not no_xnnpack)
+    click.echo(json.dumps(benchmarking.results_json(results), indent=2) if as_json
+               else "\n\n".join(result.format() for result in results))
 
 
 @cli.command()

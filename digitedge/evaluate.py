@@ -111,12 +111,15 @@ def dequantize_output(q: np.ndarray, detail: dict) -> np.ndarray:
     return ((q.astype(np.float32) - zero_point) * scale).astype(np.float32)
 
 
-def load_interpreter(tflite_bytes: bytes, label: str, num_threads: int = 1):
-    """A LiteRT interpreter with default (XNNPACK) kernels; a model LiteRT rejects is a one-line error."""
-    from ai_edge_litert.interpreter import Interpreter
+def load_interpreter(tflite_bytes: bytes, label: str, num_threads: int = 1, xnnpack: bool = True):
+    """A LiteRT interpreter with default (XNNPACK) kernels, or LiteRT's own builtin kernels when `xnnpack`
+    is False; a model LiteRT rejects is a one-line error."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
+    resolver = OpResolverType.AUTO if xnnpack else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
     try:
-        return Interpreter(model_content=bytes(tflite_bytes), num_threads=num_threads)
+        return Interpreter(model_content=bytes(tflite_bytes), num_threads=num_threads,
+                           experimental_op_resolver_type=resolver)
     except (ValueError, RuntimeError) as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DigitedgeError(f"{label}: LiteRT cannot load the model: {reason}") from None
