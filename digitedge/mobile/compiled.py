@@ -35,12 +35,21 @@ def compiled_model_outputs(tflite_bytes: bytes, model_input: np.ndarray, label: 
     from ai_edge_litert.compiled_model import CompiledModel
     from ai_edge_litert.hardware_accelerator import HardwareAccelerator
 
-    try:
-        with _quiet_native_log():
+    with _quiet_native_log():  # creating and closing the model's environment both log
+        try:
             model = CompiledModel.from_buffer(bytes(tflite_bytes), hardware_accel=HardwareAccelerator.CPU)
-    except (RuntimeError, ValueError) as exc:
-        raise DigitedgeError(f"{label}: LiteRT's CompiledModel cannot load it: {str(exc).strip()[:200]}") from None
+        except (RuntimeError, ValueError) as exc:
+            raise DigitedgeError(f"{label}: LiteRT's CompiledModel cannot load it: {str(exc).strip()[:200]}") from None
+        try:
+            return _run_signature(model, model_input)
+        finally:
+            model.close()
+            model.environment.close()
+
+
+def _run_signature(model, model_input: np.ndarray) -> np.ndarray:
     signature = model.get_signature_index("serving_default")
+    dtype = np.uint8 if model_input.dtype == np.uint8 else np.float32
     outputs = []
     for start in range(0, len(model_input), CHUNK):
         batch = np.ascontiguousarray(model_input[start:start + CHUNK])
@@ -48,8 +57,9 @@ def compiled_model_outputs(tflite_bytes: bytes, model_input: np.ndarray, label: 
         inputs, results = model.create_input_buffers(signature), model.create_output_buffers(signature)
         inputs[0].write(batch)
         model.run_by_index(signature, inputs, results)
-        dtype = np.uint8 if batch.dtype == np.uint8 else np.float32
         outputs.append(results[0].read(len(batch) * 10, dtype).reshape(len(batch), -1))
+        for buffer in (*inputs, *results):
+            buffer.destroy()
     return np.concatenate(outputs)
 
 
