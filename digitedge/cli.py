@@ -85,11 +85,11 @@ def data(data: str | None) -> None:
 @force_option
 def train(epochs, batch_size, seed, arch, train_subset, config_file, run_dir, data, force) -> None:
     """Train the float baseline and write its monitoring artifacts."""
-    from digitedge.pipeline import stage_train
+    from digitedge.pipeline import run_stage
 
     overrides = {"train.epochs": epochs, "train.batch_size": batch_size, "seed": seed,
                  "model.arch": arch, "train.train_subset": train_subset}
-    stage_train(_context(run_dir, config_file, overrides, data, force))
+    run_stage(_context(run_dir, config_file, overrides, data, force), "train")
 
 
 @cli.command()
@@ -101,11 +101,11 @@ def train(epochs, batch_size, seed, arch, train_subset, config_file, run_dir, da
 @force_option
 def optimize(run_dir, techniques, sparsity, epochs, force) -> None:
     """Quantization-aware training, pruning, and sparsity-preserving QAT of the float model."""
-    from digitedge.pipeline import stage_optimize
+    from digitedge.pipeline import run_stage
 
     overrides = {"optimize.techniques": list(techniques) or None, "optimize.target_sparsity": sparsity,
                  "optimize.qat_epochs": epochs, "optimize.prune_epochs": epochs, "optimize.prune_qat_epochs": epochs}
-    stage_optimize(_context_from_run(run_dir, overrides, force))
+    run_stage(_context_from_run(run_dir, overrides, force), "optimize")
 
 
 @cli.command()
@@ -116,7 +116,8 @@ def optimize(run_dir, techniques, sparsity, epochs, force) -> None:
 @click.option("--mobile", is_flag=True,
               help="Write mobile_uint8.tflite and mobile_float16.tflite (RGB input, TFLite metadata, labels), "
                    "labels.txt and MOBILE.md for MediaPipe Tasks, Android Studio or LiteRT.")
-@click.option("--variant", default=None, help="Variant to deploy with --int8 (default: int8_qat).")
+@click.option("--variant", default=None,
+              help="Variant to deploy with --int8 (default: the one the micro stage chose, see export.variant).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Folder to write to (default: RUN/export).")
 @click.option("--target", type=click.Choice(["tflm", "c"]), default="tflm", show_default=True,
@@ -126,9 +127,11 @@ def export(run_dir, int8, all_variants, mobile, variant, out_dir, target, force)
     """Convert to TFLite (every variant) and write the int8 model plus its C header for TFLite Micro."""
     from digitedge.convert import FULL_INTEGER, VARIANTS
     from digitedge.mobile.signature import with_signature
-    from digitedge.mobile.stage import build_from_run, check_folder_writable, write_mobile
-    from digitedge.pipeline import record_export, stage_convert, tflite_variants, write_export
-    from digitedge.rundir import write_files
+    from digitedge.pipeline import record_export, run_stage
+    from digitedge.pipeline.convert import tflite_variants
+    from digitedge.pipeline.micro import deployed_variant, write_export
+    from digitedge.pipeline.mobile import mobile_files
+    from digitedge.rundir import check_writable_folder, write_files
 
     if variant is not None and variant not in VARIANTS:
         raise DigitedgeError(f"--variant '{variant}' is unknown; choose one of {', '.join(VARIANTS)}")
@@ -139,13 +142,20 @@ def export(run_dir, int8, all_variants, mobile, variant, out_dir, target, force)
                              "and/or --mobile (the files for an app)")
     context = _context_from_run(run_dir, force=force)  # --variant picks a file; it does not change the conversion
     out = Path(out_dir) if out_dir else context.run.path("export")
-    check_folder_writable(out)
+    check_writable_folder(out, "export folder")
     if mobile:
-        build = build_from_run(context)
-        for path in write_mobile(build, out):
+        run_stage(context, "mobile")
+        for path in write_files(mobile_files(context.run), out):
             click.echo(f"[export] {path} ({path.stat().st_size:,} bytes)")
-    if int8 or all_variants:
-        stage_convert(context)
+        if not (int8 or all_variants):
+            record_export(context, out)
+            return
+    run_stage(context, "convert")
+    if int8:
+        run_stage(context, "micro")  # the arena and TFLM accuracy the header states
+    deployed = variant or deployed_variant(context.run)
+    if int8 and deployed is None:
+        raise DigitedgeError(f"no int8 variant of {run_dir} runs on TFLite Micro; nothing to deploy")
     if all_variants:  # a file a user takes to an app gets its signature names back, proven to change no output
         named = {f"{name}.tflite": with_signature(data, context.data.x_test, name)
                  for name, data in tflite_variants(context.run).items()}
@@ -154,11 +164,10 @@ def export(run_dir, int8, all_variants, mobile, variant, out_dir, target, force)
     if int8 and target == "c":
         from digitedge.cgen import export_c
 
-        deployed = variant or context.config.export.variant
         for path in export_c(tflite_variants(context.run)[deployed], out, label=f"{deployed}.tflite"):
             click.echo(f"[export] {path} ({path.stat().st_size:,} bytes)")
     elif int8:
-        write_export(context, variant or context.config.export.variant, out)
+        write_export(context, deployed, out)
     record_export(context, out)
 
 
@@ -176,10 +185,11 @@ def firmware() -> None:
 def firmware_run(run_dir, use_qemu, variant, images) -> None:
     """Build the bare-metal image with the model and real test digits, run it, check it bit for bit."""
     from digitedge.cgen import format_qemu_result, run_on_qemu
-    from digitedge.pipeline import tflite_variants
+    from digitedge.pipeline.convert import tflite_variants
+    from digitedge.pipeline.micro import deployed_variant
 
     context = _context_from_run(run_dir)
-    deployed = variant or context.config.export.variant
+    deployed = variant or deployed_variant(context.run)
     variants = tflite_variants(context.run)
     if deployed not in variants:
         raise DigitedgeError(f"--variant '{deployed}' is not in {run_dir}; choose one of {', '.join(variants)}")
@@ -207,9 +217,9 @@ def profile(model, margin) -> None:
 @force_option
 def micro(run_dir, force) -> None:
     """Check every variant on TFLite Micro: runs or why not, measured arena, parity with LiteRT."""
-    from digitedge.pipeline import stage_micro
+    from digitedge.pipeline import run_stage
 
-    stage_micro(_context_from_run(run_dir, force=force))
+    run_stage(_context_from_run(run_dir, force=force), "micro")
 
 
 @cli.command()
@@ -219,9 +229,10 @@ def micro(run_dir, force) -> None:
 @force_option
 def evaluate(run_dir, limit, seed_run, force) -> None:
     """Accuracy, change against float, and agreement of every variant on the test set."""
-    from digitedge.pipeline import stage_evaluate
+    from digitedge.pipeline import run_stage
 
-    stage_evaluate(_context_from_run(run_dir, {"benchmark.eval_limit": limit, "evaluate.seed_run": seed_run}, force))
+    run_stage(_context_from_run(run_dir, {"benchmark.eval_limit": limit, "evaluate.seed_run": seed_run}, force),
+              "evaluate")
 
 
 @cli.command()
@@ -244,7 +255,8 @@ def benchmark(run_dir, model_files, threads, no_xnnpack, runs, as_json, force) -
 
     from digitedge import benchmark as benchmarking
     from digitedge import config as config_module
-    from digitedge.pipeline import baseline_variants, stage_benchmark, tflite_variants
+    from digitedge.pipeline import run_stage
+    from digitedge.pipeline.benchmark import benchmark_options, run_variants
 
     counts = benchmarking.parse_thread_counts(threads) if threads else None
     overrides = {"benchmark.threads": counts[0] if counts else None, "benchmark.runs": runs}
@@ -252,19 +264,23 @@ def benchmark(run_dir, model_files, threads, no_xnnpack, runs, as_json, force) -
         context = _context_from_run(run_dir, overrides, force)
         if as_json:
             context.echo = lambda line: click.echo(line, err=True)  # stdout holds only the JSON
-        stage_benchmark(context)
+        run_stage(context, "benchmark")
         if as_json:
             recorded = json.loads(context.run.path("benchmark", "benchmark.json").read_text())
             click.echo(json.dumps({"benchmarks": [recorded]}, indent=2))
         return
     if model_files:
-        config = config_module.load(None, overrides)
+        from digitedge.pipeline import Context
+        from digitedge.rundir import RunDir
+
+        context = Context(RunDir(run_dir), config_module.load(None, overrides), echo=click.echo)
         variants = benchmarking.read_model_files(list(model_files))
     else:
         context = _context_from_run(run_dir, overrides)
-        config, variants = context.config, {**tflite_variants(context.run), **baseline_variants(context.run)}
-    results = benchmarking.benchmark_threads(variants, counts or [config.benchmark.threads], runs=config.benchmark.runs,
-                                             warmup=config.benchmark.warmup, seed=config.seed, xnnpack=not no_xnnpack)
+        variants = run_variants(context.run)
+    options = {**benchmark_options(context), "xnnpack": not no_xnnpack}
+    options.pop("threads")
+    results = benchmarking.benchmark_threads(variants, counts or [context.config.benchmark.threads], **options)
     click.echo(json.dumps(benchmarking.results_json(results), indent=2) if as_json
                else "\n\n".join(result.format() for result in results))
 
@@ -274,9 +290,11 @@ def benchmark(run_dir, model_files, threads, no_xnnpack, runs, as_json, force) -
 @force_option
 def report(run_dir, force) -> None:
     """Write REPORT.md, report.html and summary.csv comparing every variant with float."""
-    from digitedge.pipeline import stage_report
+    from digitedge.pipeline import run_stage
 
-    stage_report(_context_from_run(run_dir, force=True), f"digitedge report --run {run_dir}")
+    context = _context_from_run(run_dir, force=True)
+    context.command = f"digitedge report --run {run_dir}"
+    run_stage(context, "report")
 
 
 @cli.command("run")
@@ -298,9 +316,9 @@ def run_all(quick, epochs, seed, arch, seed_run, config_file, run_dir, data, for
     run_dir = run_dir or ("runs/quick" if quick else DEFAULT_RUN)
     overrides = {key: value for key, value in overrides.items() if value is not None}
     context = _context(run_dir, config_file, {**(QUICK if quick else {}), **overrides}, data, force)
-    command = "digitedge run" + (" --quick" if quick else "") + f" --out {run_dir}" \
+    context.command = "digitedge run" + (" --quick" if quick else "") + f" --out {run_dir}" \
         + (f" --seed-run {seed_run}" if seed_run else "")
-    run_pipeline(context, command)
+    run_pipeline(context)
 
 
 QUICK = {"train.epochs": 1, "train.train_subset": 5000, "optimize.qat_epochs": 1, "optimize.prune_epochs": 1,

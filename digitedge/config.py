@@ -55,9 +55,18 @@ class OptimizeConfig:
 @dataclass
 class ExportConfig:
     representative_samples: int = 500
-    variant: str = "int8_qat"  # the int8 model a user deploys
+    variant: str = "auto"  # the int8 model a user deploys; auto: the smallest TFLM runs within tolerance that fits
+    accuracy_tolerance_pp: float = 0.1  # how far below float (points) a variant may be and still be recommended
     arena_margin: float = 0.10  # added to the measured TFLM arena, then rounded up to 16 bytes
     sample_digits: int = 10
+
+
+@dataclass
+class BudgetConfig:
+    """The target board's memory, in bytes (0: no limit): a variant that does not fit is never recommended."""
+
+    flash_bytes: int = 0
+    ram_bytes: int = 0
 
 
 @dataclass
@@ -81,6 +90,7 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
     optimize: OptimizeConfig = field(default_factory=OptimizeConfig)
     export: ExportConfig = field(default_factory=ExportConfig)
+    budget: BudgetConfig = field(default_factory=BudgetConfig)
     evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
     benchmark: BenchmarkConfig = field(default_factory=BenchmarkConfig)
 
@@ -104,6 +114,9 @@ class Config:
             (self.export.representative_samples >= 1,
              f"export.representative_samples must be at least 1, got {self.export.representative_samples}"),
             (0 <= self.export.arena_margin <= 1, "export.arena_margin must be in [0, 1]"),
+            (self.export.accuracy_tolerance_pp >= 0, "export.accuracy_tolerance_pp must be 0 or positive"),
+            (min(self.budget.flash_bytes, self.budget.ram_bytes) >= 0,
+             "budget.flash_bytes and budget.ram_bytes must be 0 (no limit) or positive"),
             (self.benchmark.runs >= 1 and self.benchmark.warmup >= 0, "benchmark.runs must be >= 1, warmup >= 0"),
             (self.benchmark.threads >= 1, "benchmark.threads must be at least 1"),
             (1 <= self.data.validation_size < 60000, "data.validation_size must be in [1, 60000)"),

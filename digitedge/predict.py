@@ -138,34 +138,28 @@ def model_classifier(path: str | Path):
     raise DigitedgeError(f"--model {path}: expected a .tflite, .keras or .h5 file")
 
 
-def deployed_variant(run_dir: str | Path) -> str:
-    """The int8 variant the run deploys (its config's export.variant)."""
-    from digitedge import config as config_module
-
-    config_file = Path(run_dir) / "config.toml"
-    if not config_file.is_file():
-        raise DigitedgeError(f"{run_dir} is not a digitedge run (no config.toml); train one or pass --model")
-    return config_module.load(config_file).export.variant
-
-
 def run_classifiers(run_dir: str | Path, variant: str | None = None, all_variants: bool = False) -> dict:
     """Classifiers for a run: `variant` (default: the deployed int8 one), or every variant.
 
     The deployed variant runs on TFLite Micro as it would be flashed; with `all_variants` every
     variant also runs on LiteRT, so float-vs-int8 and LiteRT-vs-TFLM differences show side by side.
     """
-    from digitedge.pipeline import tflite_variants
+    from digitedge.pipeline.convert import tflite_variants
+    from digitedge.pipeline.micro import deployed_variant
     from digitedge.rundir import RunDir
 
+    if not (Path(run_dir) / "config.toml").is_file():
+        raise DigitedgeError(f"{run_dir} is not a digitedge run (no config.toml); train one or pass --model")
     run = RunDir(run_dir)
-    deployed = deployed_variant(run_dir)
+    deployed = deployed_variant(run)
     variants = tflite_variants(run)
     if variant is not None and variant not in variants:
         raise DigitedgeError(f"--variant '{variant}' is not in {run_dir}; choose one of {', '.join(variants)}")
     if not all_variants:
         chosen = variant or deployed
-        if chosen not in variants:
-            raise DigitedgeError(f"{run_dir} has no '{chosen}' variant (its config's export.variant); pass --variant")
+        if chosen is None:
+            raise DigitedgeError(f"{run_dir} has no deployed int8 variant yet; run `digitedge micro --run {run_dir}` "
+                                 "or pass --variant")
         classifier = _tflm_classifier(run, chosen, variants[chosen]) if chosen == deployed \
             else LiteRTClassifier(variants[chosen], chosen)
         return {classifier.name: classifier}

@@ -1,8 +1,9 @@
-"""Which stages a run has, what config each depends on, and whether one is already done.
+"""Stage bookkeeping in a run's manifest: fingerprints, whether a stage is done, and recording one.
 
 A stage is done when the manifest records it with the same fingerprint (a hash of the
 config sections it and its upstream stages read, plus the data checksum) and every file it
 produced is still present with its recorded sha256. A done stage is skipped unless forced.
+Which stages exist, in which order, is the pipeline's list (digitedge.pipeline.STAGES).
 """
 
 from __future__ import annotations
@@ -12,33 +13,22 @@ import hashlib
 import json
 import time
 from contextlib import contextmanager
+from typing import Sequence
 
 from digitedge.config import Config, to_dict
 from digitedge.errors import DigitedgeError
 from digitedge.rundir import RunDir, sha256_file
 
-ORDER = ("train", "optimize", "convert", "micro", "evaluate", "benchmark", "report")
-SECTIONS = {
-    "train": ("seed", "data", "model", "train"),
-    "optimize": ("optimize",),
-    "convert": ("export",),
-    "micro": ("export",),
-    "evaluate": ("benchmark",),
-    "benchmark": ("benchmark",),
-    "report": (),
-}
 
+def fingerprint(config: Config, sections: Sequence[str], data_checksum: str, outside: dict | None = None) -> str:
+    """Hash of the config `sections` a stage and its upstream stages read, and of the data.
 
-def fingerprint(config: Config, stage: str, data_checksum: str, outside: dict | None = None) -> str:
-    """Hash of everything `stage` and its upstream stages read.
-
-    `outside` identifies files from outside the run that `stage` itself reads (the seed baseline's
+    `outside` identifies files from outside the run that the stage itself reads (the seed baseline's
     model, for evaluate); later stages read what it wrote and are redone when it is. Without it the
     hash is the one runs made before it existed.
     """
     values = to_dict(config)
-    upstream = ORDER[: ORDER.index(stage) + 1]
-    relevant = {section: values[section] for name in upstream for section in SECTIONS[name]}
+    relevant = {section: values[section] for section in sections}
     content = {"data": data_checksum, "config": relevant, **({"outside": outside} if outside else {})}
     return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -67,8 +57,10 @@ def require_done(run: RunDir, stage: str, hint: str) -> None:
 
 
 @contextmanager
-def recording(run: RunDir, stage: str, stage_fingerprint: str):
-    """Time a stage; on success record its fingerprint and the files it wrote in the manifest."""
+def recording(run: RunDir, stage: str, stage_fingerprint: str, later: Sequence[str] = ()):
+    """Time a stage; on success record its fingerprint and the files it wrote in the manifest.
+
+    The `later` stages read what this one writes: their records are dropped either way."""
     before = {name: entry["sha256"] for name, entry in run.file_entries().items()}
     started = time.perf_counter()
     facts: dict = {}
@@ -79,7 +71,7 @@ def recording(run: RunDir, stage: str, stage_fingerprint: str):
         # but the files it finished are listed, so the manifest still matches the disk
         with contextlib.suppress(Exception):
             stages = run.read_manifest().get("stages", {})
-            for name in ORDER[ORDER.index(stage):]:
+            for name in (stage, *later):
                 stages.pop(name, None)
             run.update_manifest(stages=stages)
         raise
@@ -90,6 +82,6 @@ def recording(run: RunDir, stage: str, stage_fingerprint: str):
     manifest = run.read_manifest()
     stages = manifest.get("stages", {})
     stages[stage] = {"fingerprint": stage_fingerprint, "seconds": seconds, "outputs": outputs, **facts}
-    for later in ORDER[ORDER.index(stage) + 1:]:  # computed from the old outputs: redo them
-        stages.pop(later, None)
+    for name in later:  # computed from the old outputs: redo them
+        stages.pop(name, None)
     run.update_manifest(stages=stages)

@@ -1,6 +1,7 @@
 """End to end on real MNIST: `digitedge run --quick` writes every artifact, and each parses."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -79,9 +80,22 @@ def test_micro_stage_exports_a_header_that_matches_the_model(quick_run):
     micro = json.loads((run / "manifest.json").read_text())["stages"]["micro"]
     assert micro["int8_qat"]["tflm"]["runs"] and not micro["dynamic_range"]["tflm"]["runs"]
     assert micro["parity"]["reference"]["same_prediction"] >= 0.99
+    deployed = micro["deployed"]  # export.variant = auto: the smallest full-integer variant within tolerance
+    assert deployed in ("int8_ptq", "int8_qat", "pruned_int8", "pruned_qat_int8") and micro["parity"]["variant"] == deployed
     header = (run / "micro" / "model_data.h").read_text()
     assert "kTensorArenaSize" in header and "g_digitedge_model_len" in header
-    assert (run / "micro" / "int8_qat.tflite").read_bytes() == (run / "tflite" / "int8_qat.tflite").read_bytes()
+    for name in ("model_data.h", "model_data.cc", "model_ops.h", "sample_digits.h"):  # each names the TFLM accuracy
+        text = (run / "micro" / name).read_text()
+        assert f"Test accuracy: {100 * micro[deployed]['tflm_accuracy']:.2f}% (TFLite Micro, 1,000 MNIST test images)" \
+            in text, name
+    assert (run / "micro" / f"{deployed}.tflite").read_bytes() == (run / "tflite" / f"{deployed}.tflite").read_bytes()
+
+
+def test_the_run_ends_with_the_summary_formatted_like_the_report(quick_run):
+    _, result = quick_run
+    summary = result.stdout.split("== stage 7/7: report")[1]
+    assert "Variant" in summary and "TFLM accuracy" in summary and " KB" in summary and "%" in summary
+    assert "nan" not in summary.lower() and not re.search(r"\b\d{4,}\.0\b", summary)
 
 
 def test_a_second_run_skips_finished_stages(quick_run):
@@ -95,14 +109,14 @@ def test_a_second_run_skips_finished_stages(quick_run):
 
 
 def test_the_report_says_why_int8_is_slower_only_on_a_cpu_without_an_int8_dot_product():
-    from digitedge.pipeline import _int8_speed_note
+    from digitedge.pipeline.report import int8_speed_note
 
     summary = pd.DataFrame({"variant": ["float32", "int8_qat"], "speedup_vs_float32": [1.0, 0.63]})
     avx2 = {"machine": {"cpu_features": {"simd": ["avx2"], "int8_dot_product": []}}}
-    note = _int8_speed_note(summary, "int8_qat", avx2)
+    note = int8_speed_note(summary, "int8_qat", avx2)
     assert "×0.63" in note and "avx2" in note and "no int8 dot-product instruction" in note
     vnni = {"machine": {"cpu_features": {"simd": ["avx2"], "int8_dot_product": ["avx_vnni"]}}}
-    assert _int8_speed_note(summary, "int8_qat", vnni) == ""
+    assert int8_speed_note(summary, "int8_qat", vnni) == ""
     faster = pd.DataFrame({"variant": ["float32", "int8_qat"], "speedup_vs_float32": [1.0, 1.8]})
-    assert _int8_speed_note(faster, "int8_qat", avx2) == ""
-    assert _int8_speed_note(summary, "int8_qat", {"machine": {}}) == ""  # runs benchmarked before it was recorded
+    assert int8_speed_note(faster, "int8_qat", avx2) == ""
+    assert int8_speed_note(summary, "int8_qat", {"machine": {}}) == ""  # runs benchmarked before it was recorded

@@ -21,15 +21,15 @@ def build_tiny_run(tmp_path_factory) -> str:
     if (root / "tflite" / f"{DEPLOYED}.tflite").is_file():
         return str(root)
     from digitedge import config as config_module
-    from digitedge.pipeline import Context, stage_convert, stage_train
+    from digitedge.pipeline import Context, run_stage
     from digitedge.rundir import RunDir
 
     config = config_module.load(None, {"train.epochs": 1, "train.train_subset": 4000, "train.augment": False,
                                        "train.batch_size": 64, "export.representative_samples": 50,
                                        "export.variant": DEPLOYED})
     context = Context(RunDir(root), config, echo=lambda line: None)
-    stage_train(context)
-    stage_convert(context)
+    run_stage(context, "train")
+    run_stage(context, "convert")
     return str(root)
 
 

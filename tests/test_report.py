@@ -1,5 +1,5 @@
 """report: a tiny synthetic run rendered to Markdown, self-contained HTML, CSV and PNGs, with a
-recommendation that follows the numbers."""
+recommendation per target that follows the numbers."""
 
 import base64
 import re
@@ -10,8 +10,9 @@ import pytest
 
 from digitedge.errors import DigitedgeError
 from digitedge.evaluate import Misclassified
-from digitedge.report import SUMMARY_KEYS, RunFacts, recommend, write_report
+from digitedge.report import SUMMARY_KEYS, RunFacts, format_summary, recommend_targets, write_report
 from digitedge.report.tables import SUMMARY_COLUMNS, pareto_front, points
+from digitedge.targets import Budget
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -31,7 +32,8 @@ def _summary() -> pd.DataFrame:
          "size_bytes": size, "size_ratio": size / 80_000, "gzip_bytes": gz, "gzip_ratio": gz / 72_000,
          "sparsity": sparsity, "latency_median_us": median, "latency_p90_us": median * 1.2,
          "speedup_vs_float32": 60.0 / median, "tflm_arena_bytes": 14_000 if tflm is True else np.nan,
-         "tflm_runs": tflm, "macs": 1.4e6}
+         "tflm_runs": tflm, "macs": 1.4e6, "tflm_accuracy": acc if tflm is True else np.nan,
+         "tflm_header_arena_bytes": 15_408 if tflm is True else np.nan}
         for name, (acc, size, gz, sparsity, median, tflm) in rows.items()])
     frame["tflm_runs"] = frame["tflm_runs"].astype(object)
     return frame
@@ -65,7 +67,7 @@ def _variants_table(markdown: str) -> list[list[str]]:
 def test_every_summary_column_is_rendered_and_formatted(written):
     table = _variants_table(written.markdown.read_text())
     header, rows = table[0], {row[0]: dict(zip(table[0], row)) for row in table[1:]}
-    assert header == ["Variant"] + [column.header for column in SUMMARY_COLUMNS]
+    assert header == ["Variant"] + [column.header for column in SUMMARY_COLUMNS] + ["TFLM accuracy"]
     assert list(rows) == ["keras_float", "float32", "int8_ptq", "int8_qat", "pruned_qat_int8"]  # display order
     qat = rows["int8_qat"]
     assert qat["Accuracy"] == "99.04%" and qat["Δ vs float (points)"] == "−0.06"
@@ -77,24 +79,66 @@ def test_every_summary_column_is_rendered_and_formatted(written):
     assert rows["keras_float"]["Size"] == "—" and rows["keras_float"]["Median µs"] == "—"
 
 
-def test_recommendation_is_the_smallest_within_tolerance(written):
+def _recommended(summary, **options) -> dict:
+    return {target.target: target.variant for target in recommend_targets(summary, **options)}
+
+
+def test_one_recommendation_per_target(written):
     markdown = written.markdown.read_text()
-    assert written.recommendation.variant == "int8_qat"
-    deploy = markdown.split("## What to deploy")[1].split("\n## ")[0]
-    assert "**Deploy `int8_qat`.**" in deploy
-    assert "int8_ptq (23.4 KB, −0.20 points)" in deploy  # same size, outside tolerance: named as excluded
+    deploy = markdown.split("## What to deploy, per target")[1].split("\n## ")[0]
+    assert "**Microcontroller, TensorFlow Lite Micro: `int8_qat`.**" in deploy
+    assert "accuracy on TFLite Micro 99.04% against 99.10% for float (−0.06 points)" in deploy
+    assert "kTensorArenaSize 15.0 KB" in deploy and "`digitedge export --int8` deploys it by default" in deploy
+    assert "int8_ptq (−0.20 points)" in deploy  # same size, outside tolerance: named as excluded
+    assert "**Microcontroller, generated C (`--target c`): not measured in this run.**" in deploy
+    assert "**Mobile / desktop CPU (LiteRT): fastest: `int8_qat`.**" in deploy  # 29 µs against 31 µs
+    assert "**Mobile / desktop CPU (LiteRT): smallest: `int8_qat`.**" in deploy
     assert "pruned_qat_int8 is smaller after gzip" in deploy
+    assert [target.variant for target in written.recommendations] == ["int8_qat", None, "int8_qat", "int8_qat"]
 
 
-def test_recommendation_follows_the_numbers():
+def test_recommendations_follow_the_numbers():
     summary = _summary().set_index("variant")
-    summary.loc["int8_qat", "delta_pp"] = -0.5
-    assert recommend(summary).variant == "pruned_qat_int8"
-    summary.loc["pruned_qat_int8", "delta_pp"] = -0.3
-    assert recommend(summary).variant == "float32"
-    assert recommend(summary, tolerance_pp=0.25).variant == "int8_ptq"
+    summary.loc["int8_qat", ["delta_pp", "tflm_accuracy"]] = [-0.5, 0.986]
+    picked = _recommended(summary)
+    assert picked["Microcontroller, TensorFlow Lite Micro"] == "pruned_qat_int8"
+    assert picked["Mobile / desktop CPU (LiteRT): smallest"] == "pruned_qat_int8"
+    summary.loc["pruned_qat_int8", ["delta_pp", "tflm_accuracy"]] = [-0.3, 0.988]
+    picked = _recommended(summary)
+    assert picked["Microcontroller, TensorFlow Lite Micro"] is None  # float32 is within but not full-integer
+    assert picked["Mobile / desktop CPU (LiteRT): smallest"] == "float32"
+    assert _recommended(summary, tolerance_pp=0.25)["Microcontroller, TensorFlow Lite Micro"] == "int8_ptq"
     summary["delta_pp"] = -1.0
-    assert recommend(summary).variant is None
+    assert _recommended(summary)["Mobile / desktop CPU (LiteRT)"] is None
+
+
+def test_the_microcontroller_pick_uses_tflm_accuracy_not_litert():
+    summary = _summary().set_index("variant")
+    summary.loc["int8_qat", "tflm_accuracy"] = 0.9880  # LiteRT within tolerance, TFLM 0.3 points below
+    assert _recommended(summary)["Microcontroller, TensorFlow Lite Micro"] == "pruned_qat_int8"
+
+
+def test_a_board_budget_excludes_and_marks_what_does_not_fit(tmp_path):
+    summary = _summary().set_index("variant")
+    summary.loc["pruned_qat_int8", "tflm_header_arena_bytes"] = 12_000
+    budget = Budget(flash_bytes=256 * 1024, ram_bytes=14_000)  # int8_qat's 15,408-byte arena does not fit
+    assert _recommended(summary, budget=budget)["Microcontroller, TensorFlow Lite Micro"] == "pruned_qat_int8"
+    files = write_report(summary, tmp_path, facts=RunFacts("x", "x", {}, "cmd"), int8_variant="pruned_qat_int8",
+                         budget=budget)
+    markdown = files.markdown.read_text()
+    rows = {row[0]: dict(zip(_variants_table(markdown)[0], row)) for row in _variants_table(markdown)[1:]}
+    assert rows["int8_qat"]["Fits the board"] == "no: RAM 15,408 B > budget 14,000 B"
+    assert rows["pruned_qat_int8"]["Fits the board"] == "yes" and rows["float32"]["Fits the board"] == "—"
+    assert "over the board budget: int8_qat (RAM 15,408 B > budget 14,000 B)" in markdown
+    nothing_fits = Budget(flash_bytes=1_000)
+    assert _recommended(summary, budget=nothing_fits)["Microcontroller, TensorFlow Lite Micro"] is None
+
+
+def test_the_console_summary_is_formatted_like_the_report():
+    text = format_summary(_summary())
+    assert "nan" not in text.lower() and "23.4 KB" in text and "99.04%" in text and "—" in text
+    lines = text.splitlines()
+    assert lines[0].startswith("Variant") and len({len(line) for line in lines}) == 1  # aligned
 
 
 def test_html_is_self_contained(written):
@@ -176,10 +220,10 @@ def test_seed_baseline_is_compared_but_never_recommended(tmp_path):
     summary.loc["seed_float", ["accuracy", "delta_pp", "size_bytes"]] = [0.9915, 0.05, 4_800_000]
     files = write_report(summary, tmp_path, facts=RunFacts("x", "x", {}, "cmd"), int8_variant="int8_qat")
     markdown = files.markdown.read_text()
-    assert files.recommendation.variant == "int8_qat"
+    assert files.recommendations[0].variant == "int8_qat"
     assert [row[0] for row in _variants_table(markdown)][-1] == "seed_float"
     assert ("`int8_qat` is 200.0× smaller (23.4 KB against 4,687.5 KB) with accuracy 99.04% against 99.15% "
             "(−0.11 points)") in markdown
     assert markdown.count("5 variants of the handwritten-digit classifier") == 1
     summary.loc["seed_float", "size_bytes"] = 1_000  # smallest and within tolerance: still another model
-    assert recommend(summary).variant == "int8_qat"
+    assert "seed_float" not in _recommended(summary).values()

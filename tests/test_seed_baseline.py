@@ -15,9 +15,8 @@ import pandas as pd
 import pytest
 
 from digitedge import config as config_module
-from digitedge import stages
 from digitedge.errors import DigitedgeError
-from digitedge.pipeline import Context
+from digitedge.pipeline import STAGE_NAMES, Context
 from digitedge.rundir import RunDir, sha256_file
 from digitedge.seed_baseline import seed_model_path
 
@@ -68,12 +67,12 @@ def test_the_seed_model_is_part_of_the_evaluate_fingerprint(tmp_path):
     def fingerprints(seed_run_setting: str) -> dict[str, str]:
         config = config_module.load(None, {"evaluate.seed_run": seed_run_setting})
         context = Context(RunDir(tmp_path / "run"), config, _data=SimpleNamespace(checksum="0" * 64))
-        return {stage: context.fingerprint(stage) for stage in stages.ORDER}
+        return {stage: context.fingerprint(stage) for stage in STAGE_NAMES}
 
     without, first = fingerprints(""), fingerprints(str(seed_run))
     (seed_run / "train" / "model.keras").write_bytes(b"seed weights, version 2")
     retrained = fingerprints(str(seed_run))
-    for stage in stages.ORDER:  # later stages read the evaluate stage's files and are redone with it
+    for stage in STAGE_NAMES:  # later stages read the evaluate stage's files and are redone with it
         assert (without[stage] != first[stage]) == (stage == "evaluate"), stage
         assert (first[stage] != retrained[stage]) == (stage == "evaluate"), stage
 
@@ -119,7 +118,7 @@ def test_the_seed_row_is_measured_from_its_own_file(seeded, mnist):
 
 @pytest.mark.mnist
 def test_the_seed_baseline_is_reported_never_deployed(seeded):
-    from digitedge.pipeline import tflite_variants
+    from digitedge.pipeline.convert import tflite_variants
     from digitedge.report.tables import kilobytes
 
     run, seed_run, again = seeded

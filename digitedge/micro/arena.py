@@ -12,8 +12,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from digitedge.errors import DigitedgeError
-from digitedge.micro.tflm import TflmError, default_arena_bytes, invoke_tflm, load_tflm, recorded_arena_bytes
-from digitedge.tflite_model import read_tflite
+from digitedge.micro.tflm import TflmError, default_arena_bytes, invoke_tflm, load_tflm, parsed, recorded_arena_bytes
+from digitedge.tflite_model import TfliteModel
 
 ALIGNMENT = 16  # TFLM aligns arena allocations to 16 bytes; the search walks in the same steps
 
@@ -37,9 +37,9 @@ def with_margin(minimum_bytes: int, margin: float) -> int:
     return math.ceil(minimum_bytes * (1 + margin) / ALIGNMENT) * ALIGNMENT
 
 
-def find_arena_size(tflite_bytes: bytes, margin: float = 0.10, label: str = "model") -> ArenaSize:
+def find_arena_size(tflite: bytes | TfliteModel, margin: float = 0.10, label: str = "model") -> ArenaSize:
     """Bisect the arena size over 16-byte steps; TflmError if TFLM cannot run the model at all."""
-    model = read_tflite(tflite_bytes, label)
+    model = parsed(tflite, label)
     zero_input = np.zeros(model.input.shape, dtype=model.input.dtype)
     probes = 0
 
@@ -47,14 +47,14 @@ def find_arena_size(tflite_bytes: bytes, margin: float = 0.10, label: str = "mod
         nonlocal probes
         probes += 1
         try:
-            invoke_tflm(load_tflm(tflite_bytes, arena_bytes, label), zero_input, label)
+            invoke_tflm(load_tflm(model, arena_bytes, label), zero_input, label)
         except TflmError as exc:
-            if exc.failure.arena_missing_bytes is None and arena_bytes >= default_arena_bytes(tflite_bytes):
+            if exc.failure.arena_missing_bytes is None and arena_bytes >= default_arena_bytes(model):
                 raise  # not a memory shortfall: the model itself is refused
             return False
         return True
 
-    high = default_arena_bytes(tflite_bytes)
+    high = default_arena_bytes(model)
     while not runs(high):
         high *= 2
         if high > 1 << 30:
@@ -66,7 +66,7 @@ def find_arena_size(tflite_bytes: bytes, margin: float = 0.10, label: str = "mod
             high = middle
         else:
             low = middle
-    recorded = recorded_arena_bytes(load_tflm(tflite_bytes, high, label))
+    recorded = recorded_arena_bytes(load_tflm(model, high, label))
     return ArenaSize(high, recorded, margin, with_margin(high, margin), probes)
 
 

@@ -33,16 +33,17 @@ BYTES_PER_LINE = 12
 def header_files(tflite_bytes: bytes, *, variant: str, accuracy: float | None, arena_bytes: int,
                  sample_images: np.ndarray, sample_labels: Sequence[int], source_name: str = "model.tflite",
                  class_labels: Sequence[str] = DIGIT_LABELS, arena_minimum_bytes: int | None = None,
-                 ) -> dict[str, str]:
+                 accuracy_source: str = "measured by the caller") -> dict[str, str]:
     """{file name: C source} for an int8 model; DigitedgeError (naming the op when TFLM refuses) otherwise.
 
     sample_images are float pixels in [0, 1], shaped like the model input without its batch axis;
     they are quantized with the input's scale and zero point, and TFLM's int8 outputs for them are
-    stored beside them so the board can check it computes the same bytes.
+    stored beside them so the board can check it computes the same bytes. `accuracy_source` says
+    where `accuracy` was measured (on what, on how many images).
     """
     label = Path(source_name).name
     model = read_tflite(tflite_bytes, label)
-    support = tflm_support(tflite_bytes, label)
+    support = tflm_support(model, label)
     if not support.runs:
         raise TflmError(label, support.failure)
     for role, tensor in (("input", model.input), ("output", model.output)):
@@ -57,12 +58,13 @@ def header_files(tflite_bytes: bytes, *, variant: str, accuracy: float | None, a
     images, labels = _check_samples(label, sample_images, sample_labels, model.input, num_classes)
 
     try:  # runs the samples in exactly the arena the header declares
-        tflm_outputs = run_tflm(tflite_bytes, images, arena_bytes, label)
+        tflm_outputs = run_tflm(model, images, arena_bytes, label)
     except TflmError as exc:
         raise DigitedgeError(f"arena of {arena_bytes} bytes is too small for {label}: {exc.failure.describe()}") from None
     quantized = to_model_input(images, model.input)
 
-    about = _about(label, tflite_bytes, variant, accuracy, arena_bytes, arena_minimum_bytes, model.op_names)
+    about = _about(label, tflite_bytes, variant, None if accuracy is None else f"{accuracy:.2%} ({accuracy_source})", arena_bytes,
+                   arena_minimum_bytes, model.op_names)
     return {
         MODEL_DATA_H: _model_data_h(about, model.input, model.output, arena_bytes, class_labels),
         MODEL_DATA_CC: _model_data_cc(about, tflite_bytes),
@@ -109,8 +111,8 @@ def _check_samples(label, sample_images, sample_labels, input_tensor: TensorInfo
 
 
 # -- text -----------------------------------------------------------------------------------------
-def _about(label, tflite_bytes, variant, accuracy, arena_bytes, arena_minimum_bytes, op_names) -> list[str]:
-    accuracy_text = f"{accuracy:.2%} (measured by the caller)" if accuracy is not None else "not measured"
+def _about(label, tflite_bytes, variant, accuracy_text, arena_bytes, arena_minimum_bytes, op_names) -> list[str]:
+    accuracy_text = accuracy_text or "not measured"
     arena_text = f"{arena_bytes} bytes"
     if arena_minimum_bytes:
         arena_text += (f" = {arena_minimum_bytes} bytes measured on the tflite-micro Python interpreter"

@@ -13,8 +13,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from digitedge.errors import DigitedgeError
-from digitedge.micro.tflm import run_tflm, to_model_input
-from digitedge.tflite_model import read_tflite
+from digitedge.micro.tflm import parsed, run_tflm, to_model_input
+from digitedge.tflite_model import TfliteModel
 
 LITERT_BATCH = 1000  # images per LiteRT invoke: bounds the memory of batched activations
 
@@ -43,6 +43,23 @@ class ParityResult:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class TflmRun:
+    outputs: np.ndarray  # raw outputs, one row per image
+    seconds: float
+
+    def accuracy(self, labels: np.ndarray) -> float:
+        return float(np.mean(self.outputs.reshape(len(self.outputs), -1).argmax(axis=1) == np.asarray(labels)))
+
+
+def timed_tflm(tflite: bytes | TfliteModel, images: np.ndarray, arena_bytes: int | None = None,
+               label: str = "model") -> TflmRun:
+    """TFLM's outputs for `images` and how long they took."""
+    started = time.perf_counter()
+    outputs = run_tflm(tflite, images, arena_bytes, label)
+    return TflmRun(outputs, time.perf_counter() - started)
+
+
 def litert_outputs(tflite_bytes: bytes, model_inputs: np.ndarray, reference: bool) -> np.ndarray:
     """LiteRT outputs for inputs already in the model dtype, batched by resizing the input."""
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
@@ -63,16 +80,19 @@ def litert_outputs(tflite_bytes: bytes, model_inputs: np.ndarray, reference: boo
     return np.concatenate(chunks)
 
 
-def compare_tflm_litert(tflite_bytes: bytes, images: np.ndarray, labels: np.ndarray,
-                        arena_bytes: int | None = None, label: str = "model") -> ParityResult:
-    """Run `images` (float pixels in [0, 1]) through TFLM and both LiteRT kernel sets, and compare."""
-    model = read_tflite(tflite_bytes, label)
+def compare_tflm_litert(tflite: bytes | TfliteModel, images: np.ndarray, labels: np.ndarray,
+                        arena_bytes: int | None = None, label: str = "model",
+                        tflm: TflmRun | None = None) -> ParityResult:
+    """Run `images` (float pixels in [0, 1]) through TFLM and both LiteRT kernel sets, and compare.
+
+    `tflm`: TFLM's run on the same images when the caller already has it (it is not run again)."""
+    model = parsed(tflite, label)
+    tflite_bytes = model.data
     labels = np.asarray(labels)
     if len(images) == 0 or len(images) != len(labels):
         raise DigitedgeError(f"need as many labels as images and at least one image, got {len(images)} and {len(labels)}")
-    started = time.perf_counter()
-    tflm = run_tflm(tflite_bytes, images, arena_bytes, label)
-    tflm_seconds = time.perf_counter() - started
+    tflm_run = tflm or timed_tflm(model, images, arena_bytes, label)
+    tflm, tflm_seconds = tflm_run.outputs, tflm_run.seconds
     model_inputs = to_model_input(images, model.input)
     tflm_predictions = tflm.reshape(len(tflm), -1).argmax(axis=1)
 

@@ -113,16 +113,23 @@ def parse_tflm_log(log: str, model: TfliteModel | None = None) -> TflmFailure:
     return TflmFailure(lines[0] if lines else "TFLite Micro failed without a message")
 
 
-def default_arena_bytes(tflite_bytes: bytes) -> int:
-    return max(10 * len(tflite_bytes), MIN_DEFAULT_ARENA)
+def parsed(tflite: bytes | TfliteModel, label: str = "model") -> TfliteModel:
+    """The model parsed once: callers that hold a TfliteModel pass it on instead of its bytes."""
+    return tflite if isinstance(tflite, TfliteModel) else read_tflite(tflite, label)
 
 
-def load_tflm(tflite_bytes: bytes, arena_bytes: int | None = None, label: str = "model"):
+def default_arena_bytes(tflite: bytes | TfliteModel) -> int:
+    size = len(tflite.data) if isinstance(tflite, TfliteModel) else len(tflite)
+    return max(10 * size, MIN_DEFAULT_ARENA)
+
+
+def load_tflm(tflite: bytes | TfliteModel, arena_bytes: int | None = None, label: str = "model"):
     """A TFLM interpreter with tensors allocated; TflmError (a DigitedgeError) with TFLM's reason otherwise."""
     from tflite_micro.python.tflite_micro import runtime
 
-    model = read_tflite(tflite_bytes, label)  # TFLM may crash on a corrupt flatbuffer: validate first
-    arena = default_arena_bytes(tflite_bytes) if arena_bytes is None else arena_bytes
+    model = parsed(tflite, label)  # TFLM may crash on a corrupt flatbuffer: validate first
+    tflite_bytes = model.data
+    arena = default_arena_bytes(model) if arena_bytes is None else arena_bytes
     if arena < MIN_WRAPPER_ARENA:
         raise TflmError(label, TflmFailure(f"tensor arena too small ({arena} bytes; TFLite Micro's allocator "
                                            f"alone needs about {MIN_WRAPPER_ARENA})",
@@ -147,12 +154,12 @@ def invoke_tflm(interpreter, model_input: np.ndarray, label: str = "model") -> n
     raise TflmError(label, parse_tflm_log(log.text))
 
 
-def tflm_support(tflite_bytes: bytes, label: str = "model") -> TflmSupport:
+def tflm_support(tflite: bytes | TfliteModel, label: str = "model") -> TflmSupport:
     """Load the model on TFLM and invoke it once on a zero input: does TFLM run it, and if not why."""
-    model = read_tflite(tflite_bytes, label)
+    model = parsed(tflite, label)
     dtypes = dict(input_dtype=model.input.dtype, output_dtype=model.output.dtype)
     try:
-        interpreter = load_tflm(tflite_bytes, label=label)
+        interpreter = load_tflm(model, label=label)
         invoke_tflm(interpreter, np.zeros(model.input.shape, dtype=model.input.dtype), label)
     except TflmError as exc:
         return TflmSupport(False, failure=exc.failure, **dtypes)
@@ -172,14 +179,14 @@ def to_model_input(images: np.ndarray, tensor: TensorInfo) -> np.ndarray:
     return np.clip(quantized, -128, 127).astype(np.int8)
 
 
-def run_tflm(tflite_bytes: bytes, images: np.ndarray, arena_bytes: int | None = None,
+def run_tflm(tflite: bytes | TfliteModel, images: np.ndarray, arena_bytes: int | None = None,
              label: str = "model") -> np.ndarray:
     """TFLM's raw outputs (model dtype) for float images (N, H, W, C) in [0, 1], one invoke per image."""
-    model = read_tflite(tflite_bytes, label)
+    model = parsed(tflite, label)
     inputs = to_model_input(images, model.input)
     if inputs.shape[1:] != tuple(model.input.shape[1:]):
         raise DigitedgeError(f"{label}: images have shape {inputs.shape[1:]}, the model expects {model.input.shape[1:]}")
-    interpreter = load_tflm(tflite_bytes, arena_bytes, label)
+    interpreter = load_tflm(model, arena_bytes, label)
     outputs = np.empty((len(inputs), *model.output.shape[1:]), dtype=model.output.dtype)
     for index in range(len(inputs)):  # TFLM's batch dimension is fixed at 1
         outputs[index] = invoke_tflm(interpreter, inputs[index:index + 1], label)[0]

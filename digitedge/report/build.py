@@ -16,10 +16,12 @@ from digitedge.errors import DigitedgeError
 from digitedge.evaluate import Misclassified
 from digitedge.report import plots
 from digitedge.report.render import Block, Bullets, FigureBlock, Heading, Paragraph, Table, html_page, markdown
-from digitedge.report.tables import (BASELINES, MISSING, Recommendation, frame_cells, kilobytes, ordered_summary,
-                                     pareto_front, percent, points, recommend, summary_cells)
+from digitedge.report.tables import (BASELINES, MISSING, frame_cells, kilobytes, ordered_summary, pareto_front,
+                                     percent, points, summary_cells)
+from digitedge.report.targets import TargetRecommendation, budget_misses, recommend_targets
 from digitedge.rundir import write_bytes, write_text
 from digitedge.seed_baseline import SEED_FLOAT
+from digitedge.targets import Budget
 
 GRID_LIMIT = 40  # misclassified digits shown; the rest are counted
 
@@ -40,7 +42,7 @@ class ReportFiles:
     html: Path
     summary_csv: Path
     plots: dict[str, Path]
-    recommendation: Recommendation
+    recommendations: list[TargetRecommendation]  # one per target, microcontroller (TFLite Micro) first
 
 
 def _training_metrics(metrics: pd.DataFrame | str | Path | None) -> pd.DataFrame | None:
@@ -58,11 +60,12 @@ def _training_metrics(metrics: pd.DataFrame | str | Path | None) -> pd.DataFrame
     return frame
 
 
-def _deploy_section(recommendation: Recommendation) -> list[Block]:
-    if recommendation.variant is None:
-        return [Heading("What to deploy"), Paragraph(" ".join(recommendation.reasons))]
-    return [Heading("What to deploy"), Paragraph(f"**Deploy `{recommendation.variant}`.**"),
-            Bullets(recommendation.reasons)]
+def _deploy_section(recommendations: list[TargetRecommendation]) -> list[Block]:
+    blocks: list[Block] = [Heading("What to deploy, per target")]
+    for recommendation in recommendations:
+        chosen = f"`{recommendation.variant}`" if recommendation.variant else recommendation.verdict
+        blocks += [Paragraph(f"**{recommendation.target}: {chosen}.**"), Bullets(recommendation.reasons)]
+    return blocks
 
 
 def _seed_comparison(frame: pd.DataFrame, int8_variant: str) -> list[Block]:
@@ -97,21 +100,21 @@ def _variants_section(frame: pd.DataFrame, test_images: int | None, int8_variant
     ]
 
 
-def _size_section(frame: pd.DataFrame, recommendation: Recommendation) -> list[Block]:
+def _size_section(frame: pd.DataFrame, microcontroller: str | None, tolerance_pp: float) -> list[Block]:
     front = pareto_front(frame["size_bytes"].astype(float), frame["accuracy"].astype(float))
     return [
         Heading("Accuracy against size"),
         FigureBlock("accuracy_vs_size.png",
-                    plots.accuracy_vs_size(frame, recommendation.variant, recommendation.tolerance_pp),
+                    plots.accuracy_vs_size(frame, microcontroller, tolerance_pp),
                     "Test accuracy against model size (log scale); dashed: Pareto front; grey band: within "
-                    f"{recommendation.tolerance_pp:.2f} points of float; red ring: the recommended variant."),
+                    f"{tolerance_pp:.2f} points of float; red ring: the microcontroller recommendation."),
         Paragraph("On the Pareto front (no other variant is both smaller and more accurate), smallest first: "
                   + (", ".join(f"`{name}`" for name in front) if front else MISSING) + "."),
     ]
 
 
-def _latency_section(frame: pd.DataFrame, recommendation: Recommendation, note: str | None) -> list[Block]:
-    png = plots.latency(frame, recommendation.variant)
+def _latency_section(frame: pd.DataFrame, highlighted: str | None, note: str | None) -> list[Block]:
+    png = plots.latency(frame, highlighted)
     if png is None:
         return []
     timed = frame["latency_median_us"].dropna()
@@ -178,17 +181,23 @@ def write_report(summary: pd.DataFrame, out_dir: str | Path, *, facts: RunFacts,
                  confusion_float: np.ndarray | None = None, confusion_int8: np.ndarray | None = None,
                  misclassified: Misclassified | None = None, layer_profile: pd.DataFrame | None = None,
                  float_variant: str = "keras_float", int8_variant: str = "int8_qat",
-                 tolerance_pp: float = 0.1, latency_note: str | None = None) -> ReportFiles:
+                 tolerance_pp: float = 0.1, budget: Budget | None = None, latency_note: str | None = None,
+                 ) -> ReportFiles:
     """Write REPORT.md, report.html (self-contained), summary.csv and the PNGs into `out_dir`.
 
     `summary`: one row per variant (index or column `variant`) with the columns in
     tables.SUMMARY_KEYS; accuracy, agreement and sparsity are fractions, delta_pp is in points,
-    sizes in bytes, latencies in µs; missing columns or values are shown as "—".
+    sizes in bytes, latencies in µs; missing columns or values are shown as "—". `int8_variant` is
+    the one `export --int8` deploys; `budget`, the board's flash and RAM (variants over it are marked
+    and never recommended).
     """
     out_dir = Path(out_dir)
     frame = ordered_summary(summary)
     metrics = _training_metrics(training_metrics)
-    recommendation = recommend(frame, tolerance_pp)
+    if budget is not None and (budget.flash_bytes or budget.ram_bytes):
+        frame["budget_misses"] = budget_misses(frame, budget).where(frame["tflm_arena_bytes"].notna())
+    recommendations = recommend_targets(frame, tolerance_pp, budget, int8_variant)
+    microcontroller = recommendations[0].variant
     confusions = {name: np.asarray(matrix) for name, matrix in
                   [(float_variant, confusion_float), (int8_variant, confusion_int8)] if matrix is not None}
     test_images = int(next(iter(confusions.values())).sum()) if confusions else None
@@ -199,10 +208,10 @@ def write_report(summary: pd.DataFrame, out_dir: str | Path, *, facts: RunFacts,
                   "the Keras float model to int8 TensorFlow Lite for a microcontroller, compared on accuracy, size and "
                   "speed" + (", with the seed preset's float model as a baseline"
                              if frame.index.isin(BASELINES).any() else "") + "."),
-        *_deploy_section(recommendation),
+        *_deploy_section(recommendations),
         *_variants_section(frame, test_images, int8_variant),
-        *_size_section(frame, recommendation),
-        *_latency_section(frame, recommendation, latency_note),
+        *_size_section(frame, microcontroller, tolerance_pp),
+        *_latency_section(frame, microcontroller, latency_note),
         *_training_section(metrics),
         *_errors_section(confusions, misclassified, float_variant, int8_variant),
     ]
@@ -218,5 +227,5 @@ def write_report(summary: pd.DataFrame, out_dir: str | Path, *, facts: RunFacts,
         html=write_text(out_dir / "report.html", html_page(blocks, f"digitedge report: {facts.run_name}")),
         summary_csv=write_text(out_dir / "summary.csv", frame.to_csv()),
         plots=plot_paths,
-        recommendation=recommendation,
+        recommendations=recommendations,
     )

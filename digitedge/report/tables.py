@@ -1,4 +1,4 @@
-"""The summary table's columns and how each is shown, and the computed deployment recommendation.
+"""The summary table's columns and how each is shown, and the Pareto front of size against accuracy.
 
 Numbers stay raw in `summary` (fractions, bytes, microseconds); formatting happens only here, so
 summary.csv keeps full precision and the report reads well (99.12%, 23.4 KB, x0.27).
@@ -22,38 +22,38 @@ BASELINES = (SEED_FLOAT,)  # other models shown for comparison: never recommende
 FRACTION_COLUMNS = ("accuracy", "agreement", "sparsity")  # stored in [0, 1], shown as percentages
 
 
-def _missing(value) -> bool:
+def is_missing(value) -> bool:
     if value is None or value is pd.NA:
         return True
     return isinstance(value, (float, np.floating)) and math.isnan(value)
 
 
 def percent(value) -> str:
-    return MISSING if _missing(value) else f"{100 * float(value):.2f}%"
+    return MISSING if is_missing(value) else f"{100 * float(value):.2f}%"
 
 
 def points(value) -> str:
     """A signed difference in percentage points, with a real minus sign."""
-    if _missing(value):
+    if is_missing(value):
         return MISSING
     value = round(float(value), 2) + 0.0  # + 0.0 turns -0.0 into 0.0
     return f"+{value:.2f}" if value > 0 else f"{value:.2f}".replace("-", "−")
 
 
 def kilobytes(value) -> str:
-    return MISSING if _missing(value) else f"{float(value) / 1024:,.1f} KB"
+    return MISSING if is_missing(value) else f"{float(value) / 1024:,.1f} KB"
 
 
 def ratio(value) -> str:
-    return MISSING if _missing(value) else f"×{float(value):.2f}"
+    return MISSING if is_missing(value) else f"×{float(value):.2f}"
 
 
 def microseconds(value) -> str:
-    return MISSING if _missing(value) else f"{float(value):,.1f}"
+    return MISSING if is_missing(value) else f"{float(value):,.1f}"
 
 
 def macs(value) -> str:
-    if _missing(value):
+    if is_missing(value):
         return MISSING
     value = float(value)
     return f"{value / 1e6:.2f} M" if value >= 1e5 else f"{value / 1e3:.1f} k"
@@ -61,7 +61,7 @@ def macs(value) -> str:
 
 def runs_on_tflm(value) -> str:
     """True/False, or a string giving the reason it does not run."""
-    if _missing(value):
+    if is_missing(value):
         return MISSING
     if isinstance(value, (bool, np.bool_)):
         return "yes" if value else "no"
@@ -96,8 +96,14 @@ SUMMARY_COLUMNS = [
 SUMMARY_KEYS = [column.key for column in SUMMARY_COLUMNS]
 # Shown after the summary columns only when the summary has them.
 OPTIONAL_COLUMNS = [
+    Column("tflm_accuracy", "TFLM accuracy", percent),
     Column("tflm_latency_median_us", "TFLM host µs", microseconds),
+    Column("budget_misses", "Fits the board", lambda value: "yes" if value == "" else MISSING if is_missing(value)
+           else f"no: {value}", numeric=False),
 ]
+# What `digitedge run` prints when it ends: the report's figures, formatted the same way.
+CONSOLE_COLUMNS = ["accuracy", "delta_pp", "size_bytes", "gzip_bytes", "sparsity", "latency_median_us",
+                   "tflm_arena_bytes", "tflm_accuracy"]
 
 
 def ordered_summary(summary: pd.DataFrame) -> pd.DataFrame:
@@ -129,10 +135,22 @@ def summary_cells(summary: pd.DataFrame) -> tuple[list[str], list[list[str]], li
     return header, rows, [False] + [column.numeric for column in columns]
 
 
+def format_summary(summary: pd.DataFrame) -> str:
+    """The summary as an aligned plain-text table (KB, %, —), for the terminal."""
+    frame = ordered_summary(summary)
+    columns = [column for column in SUMMARY_COLUMNS + OPTIONAL_COLUMNS
+               if column.key in CONSOLE_COLUMNS and column.key in frame.columns]
+    rows = [["Variant"] + [column.header for column in columns]]
+    rows += [[name] + [column.show(frame.at[name, column.key]) for column in columns] for name in frame.index]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(cell.ljust(width) if i == 0 else cell.rjust(width)
+                               for i, (cell, width) in enumerate(zip(row, widths))) for row in rows)
+
+
 def frame_cells(frame: pd.DataFrame) -> tuple[list[str], list[list[str]], list[bool]]:
     """Any DataFrame (e.g. a per-layer profile) as table cells: integers with separators, floats to 2 decimals."""
     def show(value) -> str:
-        if _missing(value):
+        if is_missing(value):
             return MISSING
         if isinstance(value, (bool, np.bool_)):
             return "yes" if value else "no"
@@ -148,13 +166,6 @@ def frame_cells(frame: pd.DataFrame) -> tuple[list[str], list[list[str]], list[b
     return [str(column) for column in frame.columns], rows, numeric
 
 
-@dataclass(frozen=True)
-class Recommendation:
-    variant: str | None  # None when no variant is within tolerance
-    reasons: list[str]  # computed sentences, most important first
-    tolerance_pp: float
-
-
 def pareto_front(sizes: pd.Series, accuracies: pd.Series) -> list[str]:
     """Variants no other variant beats on both size (smaller) and accuracy (higher), smallest first."""
     points_ = pd.DataFrame({"size": sizes, "accuracy": accuracies}).dropna()
@@ -162,63 +173,3 @@ def pareto_front(sizes: pd.Series, accuracies: pd.Series) -> list[str]:
              if not ((points_["size"] <= row["size"]) & (points_["accuracy"] >= row["accuracy"])
                      & ((points_["size"] < row["size"]) | (points_["accuracy"] > row["accuracy"]))).any()]
     return sorted(front, key=lambda name: (points_.at[name, "size"], -points_.at[name, "accuracy"]))
-
-
-def recommend(summary: pd.DataFrame, tolerance_pp: float = 0.1) -> Recommendation:
-    """The smallest variant (size_bytes) whose accuracy is within `tolerance_pp` points of float.
-
-    Ties in size go to the more accurate variant; BASELINES are not variants and never chosen. The
-    reasons say what was chosen, what it costs, and which smaller variants were ruled out and why.
-    """
-    frame = ordered_summary(summary).drop(index=list(BASELINES), errors="ignore")
-    sized = frame[frame["size_bytes"].notna() & frame["delta_pp"].notna()]
-    within = sized[sized["delta_pp"] >= -tolerance_pp - 1e-9]
-    if within.empty:
-        if sized.empty:
-            return Recommendation(None, ["No variant has both a size and an accuracy to compare."], tolerance_pp)
-        closest = sized["delta_pp"].idxmax()
-        return Recommendation(None, [
-            f"No variant is within {tolerance_pp:.2f} points of float accuracy; the closest is {closest} "
-            f"({points(sized.at[closest, 'delta_pp'])} points, {kilobytes(sized.at[closest, 'size_bytes'])}).",
-        ], tolerance_pp)
-    chosen = within.sort_values(["size_bytes", "accuracy"], ascending=[True, False]).index[0]
-    row = frame.loc[chosen]
-    float_accuracy = row["accuracy"] - row["delta_pp"] / 100
-    reasons = [
-        f"{chosen} is the smallest variant within {tolerance_pp:.2f} points of float accuracy: "
-        f"{kilobytes(row['size_bytes'])}"
-        + (f" ({ratio(row['size_ratio'])} of float32)" if not _missing(row["size_ratio"]) else "")
-        + f", accuracy {percent(row['accuracy'])} against {percent(float_accuracy)} for float "
-        f"({points(row['delta_pp'])} points).",
-    ]
-    if not _missing(row["agreement"]):
-        reasons.append(f"It gives the same answer as the float model on {percent(row['agreement'])} of test images.")
-    speedup = row["speedup_vs_float32"]
-    if not _missing(speedup) and float(speedup) > 0:
-        relative = (f"{float(speedup):.2f}× as fast as float32" if speedup >= 1
-                    else f"{1 / float(speedup):.2f}× slower than float32")
-        reasons.append(f"Median latency {microseconds(row['latency_median_us'])} µs on this host ({relative}).")
-    tflm = runs_on_tflm(row["tflm_runs"])
-    if tflm == "yes":
-        arena = row["tflm_arena_bytes"]
-        reasons.append("It runs on TensorFlow Lite Micro" + ("" if _missing(arena) else f" with a {kilobytes(arena)} tensor arena") + ".")
-    elif tflm != MISSING:
-        on_tflm = within[[runs_on_tflm(value) == "yes" for value in within["tflm_runs"]]]
-        pick = on_tflm.sort_values(["size_bytes", "accuracy"], ascending=[True, False]).index[0] if len(on_tflm) else None
-        reasons.append("Note: it does not run on TensorFlow Lite Micro; "
-                       + (f"for a microcontroller, the smallest variant within {tolerance_pp:.2f} points that TFLM runs "
-                          f"is {pick} ({kilobytes(on_tflm.at[pick, 'size_bytes'])}, {points(on_tflm.at[pick, 'delta_pp'])} "
-                          "points)." if pick else "no variant within tolerance runs on TFLM."))
-    smaller_excluded = sized[(sized["size_bytes"] <= row["size_bytes"]) & (sized["delta_pp"] < -tolerance_pp - 1e-9)]
-    if not smaller_excluded.empty:
-        reasons.append(f"Ruled out as no larger but more than {tolerance_pp:.2f} points below float: " + ", ".join(
-            f"{name} ({kilobytes(smaller_excluded.at[name, 'size_bytes'])}, "
-            f"{points(smaller_excluded.at[name, 'delta_pp'])} points)" for name in smaller_excluded.index) + ".")
-    gzipped = within[within["gzip_bytes"].notna()]
-    if not gzipped.empty:
-        smallest_gzip = gzipped.sort_values(["gzip_bytes", "accuracy"], ascending=[True, False]).index[0]
-        if smallest_gzip != chosen:
-            reasons.append(f"If the model is shipped compressed (e.g. an over-the-air update), {smallest_gzip} is "
-                           f"smaller after gzip: {kilobytes(gzipped.at[smallest_gzip, 'gzip_bytes'])} against "
-                           f"{kilobytes(row['gzip_bytes'])}.")
-    return Recommendation(chosen, reasons, tolerance_pp)
