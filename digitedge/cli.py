@@ -125,13 +125,16 @@ def optimize(run_dir, techniques, sparsity, epochs, force) -> None:
 @force_option
 def export(run_dir, int8, all_variants, mobile, variant, out_dir, target, force) -> None:
     """Convert to TFLite (every variant) and write the int8 model plus its C header for TFLite Micro."""
+    from digitedge.rundir import check_writable_folder, write_files
+
+    out = Path(out_dir) if out_dir else Path(run_dir) / "export"
+    check_writable_folder(out, "export folder")  # before TensorFlow loads: an unwritable --out fails at once
     from digitedge.convert import FULL_INTEGER, VARIANTS
     from digitedge.mobile.signature import with_signature
     from digitedge.pipeline import record_export, run_stage
     from digitedge.pipeline.convert import tflite_variants
     from digitedge.pipeline.micro import deployed_variant, write_export
     from digitedge.pipeline.mobile import mobile_files
-    from digitedge.rundir import check_writable_folder, write_files
 
     if variant is not None and variant not in VARIANTS:
         raise DigitedgeError(f"--variant '{variant}' is unknown; choose one of {', '.join(VARIANTS)}")
@@ -141,8 +144,6 @@ def export(run_dir, int8, all_variants, mobile, variant, out_dir, target, force)
         raise DigitedgeError("say what to export: --int8 (the deployable model and header), --all (every variant) "
                              "and/or --mobile (the files for an app)")
     context = _context_from_run(run_dir, force=force)  # --variant picks a file; it does not change the conversion
-    out = Path(out_dir) if out_dir else context.run.path("export")
-    check_writable_folder(out, "export folder")
     if mobile:
         run_stage(context, "mobile")
         for path in write_files(mobile_files(context.run), out):

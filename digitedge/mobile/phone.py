@@ -124,3 +124,11 @@ def classify_with_mediapipe(model_path: str | Path, images: np.ndarray, python: 
             row[index] = score
     return MediaPipeAnswers(result["mediapipe"], np.array([a[0][0] for a in answers]),
                             [a[0][1] for a in answers], scores)
+
+
+if __name__ == "__main__":  # `python -m digitedge.mobile.phone`: make the environment now (CI does, before the tests)
+    try:
+        print(mediapipe_python(echo=print))
+    except DigitedgeError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        sys.exit(1)
