@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -191,3 +192,42 @@ def test_naming_that_changes_outputs_is_refused(int8_qat, test_set, monkeypatch)
 def test_without_a_qat_model_is_a_one_line_error(models, data, test_set):
     with pytest.raises(DigitedgeError, match=r"need the run's qat model; run `digitedge optimize --technique qat`"):
         build_mobile({"float": models["float"]}, representative_images(data[0], 8, seed=0), *test_set, "0", "x")
+
+
+# -- the MediaPipe environment's failures are one line (the real client: test_mobile_mediapipe.py) ----------
+
+
+def test_an_environment_pip_cannot_make_is_one_line_and_removed(tmp_path, monkeypatch):
+    from digitedge.mobile import phone
+
+    monkeypatch.setattr(phone, "requirements_text", lambda: "digitedge-no-such-package-here==0.0.1\n")
+    with pytest.raises(DigitedgeError, match=r"cannot create the MediaPipe environment in .*env: `-m pip install` "
+                                             r"failed: .*digitedge-no-such-package-here") as raised:
+        phone.mediapipe_python(tmp_path / "env")
+    assert "\n" not in str(raised.value) and not (tmp_path / "env").exists()
+
+
+def test_a_folder_that_is_not_an_environment_is_never_deleted(tmp_path):
+    from digitedge.mobile.phone import mediapipe_python
+
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(DigitedgeError, match="is a folder that is not a virtual environment"):
+        mediapipe_python(tmp_path)
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_a_client_that_fails_or_hangs_is_one_line(built, tmp_path, test_set):
+    import sys
+
+    from digitedge.mobile.phone import classify_with_mediapipe
+
+    model = tmp_path / "mobile_uint8.tflite"
+    model.write_bytes(built.variants["mobile_uint8"])
+    with pytest.raises(DigitedgeError, match="refused .*mobile_uint8.tflite: ModuleNotFoundError: No module named "
+                                             "'mediapipe'"):
+        classify_with_mediapipe(model, test_set[0][:2], python=Path(sys.executable))  # this env has no mediapipe
+    sleeper = tmp_path / "python"
+    sleeper.write_text("#!/bin/sh\nexec sleep 30\n")
+    sleeper.chmod(0o755)
+    with pytest.raises(DigitedgeError, match="gave no answer on .* within 1 s"):
+        classify_with_mediapipe(model, test_set[0][:2], python=sleeper, timeout_s=1)
