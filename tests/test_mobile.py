@@ -189,6 +189,14 @@ def test_naming_that_changes_outputs_is_refused(int8_qat, test_set, monkeypatch)
         with_signature(int8_qat.tflite_bytes, test_set[0], "int8_qat")
 
 
+def test_a_rewrite_step_with_other_outputs_is_refused(built, int8_qat, test_set):
+    from digitedge.mobile.build import same_outputs
+
+    steps = {"stripped": int8_qat.tflite_bytes, "finished": built.variants["mobile_float16"]}
+    with pytest.raises(DigitedgeError, match=r"tiny: the finished file's outputs differ from the stripped file's on \d+ of"):
+        same_outputs(steps, test_set[0], "tiny")
+
+
 def test_without_a_qat_model_is_a_one_line_error(models, data, test_set):
     with pytest.raises(DigitedgeError, match=r"need the run's qat model; run `digitedge optimize --technique qat`"):
         build_mobile({"float": models["float"]}, representative_images(data[0], 8, seed=0), *test_set, "0", "x")

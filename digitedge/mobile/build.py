@@ -20,7 +20,7 @@ from digitedge.mobile.compiled import compare_compiled_model
 from digitedge.mobile.guide import mobile_guide
 from digitedge.mobile.metadata import LABELS_FILE, ModelFacts, labels_text, metadata_buffer, with_metadata
 from digitedge.mobile.rgb import SOURCES, convert_mobile
-from digitedge.mobile.signature import check_identical, with_signature
+from digitedge.mobile.signature import add_signature
 
 DESCRIPTIONS = {
     "mobile_uint8": "Handwritten digit classifier (MNIST), full-integer: uint8 RGB 28x28 in, uint8 scores out. "
@@ -29,6 +29,18 @@ DESCRIPTIONS = {
                       "(NormalizationOptions mean 0, std 255), float32 scores out; for the GPU delegate.",
 }
 LICENSE = "Trained on MNIST (Yann LeCun, Corinna Cortes, Christopher J.C. Burges), CC BY-SA 3.0"
+
+
+def same_outputs(steps: dict[str, bytes], images: np.ndarray, label: str) -> np.ndarray:
+    """The probabilities every step of the rewrite gives on `images`; DigitedgeError unless bit-identical."""
+    outputs = {step: tflite_probabilities(data, images) for step, data in steps.items()}
+    first_step, expected = next(iter(outputs.items()))
+    for step, actual in outputs.items():
+        differing = int(np.count_nonzero(np.any(actual != expected, axis=-1)))
+        if differing:
+            raise DigitedgeError(f"{label}: the {step} file's outputs differ from the {first_step} file's on "
+                                 f"{differing} of {len(images)} images")
+    return expected
 
 
 @dataclass
@@ -49,20 +61,20 @@ def build_mobile(models: Mapping[str, object], representative: np.ndarray, test_
     if missing:
         hint = "run `digitedge optimize --technique qat` first" if "qat" in missing else "run `digitedge train` first"
         raise DigitedgeError(f"the mobile files need the run's {' and '.join(missing)} model; {hint}")
+    from ai_edge_litert.interpreter import Interpreter
+
     normalized = scale_images(test_images)
     variants, facts = {}, {}
     for name, source in SOURCES.items():
         converted = convert_mobile(name, models[source], representative)
         stripped = strip_strings(converted, normalized[:100], name)
-        named = with_signature(stripped, test_images, name)
+        named = add_signature(stripped, name)
         model_facts = ModelFacts(name=f"digitedge {name}", description=DESCRIPTIONS[name],
                                  version=f"digitedge {version}, run {run_name}", author="digitedge",
                                  license=LICENSE)
         finished = with_metadata(named, metadata_buffer(model_facts, float_input=name != "mobile_uint8"), name)
-        check_identical(named, finished, test_images, f"{name}: adding metadata")
-        accuracy = float(np.mean(tflite_probabilities(finished, test_images).argmax(1) == test_labels))
-        from ai_edge_litert.interpreter import Interpreter
-
+        probabilities = same_outputs({"stripped": stripped, "named": named, "finished": finished}, test_images, name)
+        accuracy = float(np.mean(probabilities.argmax(1) == test_labels))
         detail = Interpreter(model_content=finished).get_input_details()[0]
         compiled = compare_compiled_model(finished, quantize_input(normalized, detail), name)
         if compiled["same_prediction"] < 1.0:

@@ -22,11 +22,18 @@ def with_signature(tflite_bytes: bytes, images: np.ndarray, label: str = "model"
 
     Raises DigitedgeError if the named model's outputs on `images` (uint8, N x 28 x 28) differ in any bit.
     """
+    if signature_names(tflite_bytes) == {SIGNATURE_KEY: {"inputs": [INPUT_NAME], "outputs": [OUTPUT_NAME]}}:
+        return tflite_bytes  # already named (a mobile file: rewriting it would drop its packed labels)
+    named = add_signature(tflite_bytes, label)
+    check_identical(tflite_bytes, named, images, f"{label}: naming the signature")
+    return named
+
+
+def add_signature(tflite_bytes: bytes, label: str = "model") -> bytes:
+    """The rewrite alone (with_signature proves it): names the signature and its input and output tensors."""
     from tensorflow.lite.python import schema_py_generated as schema
     from tensorflow.lite.tools import flatbuffer_utils
 
-    if signature_names(tflite_bytes) == {SIGNATURE_KEY: {"inputs": [INPUT_NAME], "outputs": [OUTPUT_NAME]}}:
-        return tflite_bytes  # already named (a mobile file: rewriting it would drop its packed labels)
     model = flatbuffer_utils.convert_bytearray_to_object(bytearray(tflite_bytes))
     graph = model.subgraphs[0]
     if len(model.subgraphs) != 1 or len(graph.inputs) != 1 or len(graph.outputs) != 1:
@@ -37,9 +44,7 @@ def with_signature(tflite_bytes: bytes, images: np.ndarray, label: str = "model"
         inputs=[schema.TensorMapT(name=INPUT_NAME, tensorIndex=int(graph.inputs[0]))],
         outputs=[schema.TensorMapT(name=OUTPUT_NAME, tensorIndex=int(graph.outputs[0]))],
         signatureKey=SIGNATURE_KEY, subgraphIndex=0)]
-    named = bytes(flatbuffer_utils.convert_object_to_bytearray(model))
-    check_identical(tflite_bytes, named, images, f"{label}: naming the signature")
-    return named
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
 
 
 def check_identical(expected_bytes: bytes, actual_bytes: bytes, images: np.ndarray, what: str) -> None:
