@@ -192,8 +192,8 @@ def test_naming_that_changes_outputs_is_refused(int8_qat, test_set, monkeypatch)
 def test_a_rewrite_step_with_other_outputs_is_refused(built, int8_qat, test_set):
     from digitedge.mobile.build import same_outputs
 
-    steps = {"stripped": int8_qat.tflite_bytes, "finished": built.variants["mobile_float16"]}
-    with pytest.raises(DigitedgeError, match=r"tiny: the finished file's outputs differ from the stripped file's on \d+ of"):
+    steps = {"converted": int8_qat.tflite_bytes, "finished": built.variants["mobile_float16"]}
+    with pytest.raises(DigitedgeError, match=r"tiny: the finished file's outputs differ from the converted file's on \d+ of"):
         same_outputs(steps, test_set[0], "tiny")
 
 

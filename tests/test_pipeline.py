@@ -51,7 +51,8 @@ def test_manifest_describes_the_run(quick_run):
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["seed"] == 42 and len(manifest["data"]["checksum"]) == 64
     assert {"tensorflow", "tf-keras", "tensorflow-model-optimization"} <= set(manifest["versions"])
-    assert set(manifest["stages"]) == {"train", "optimize", "convert", "micro", "evaluate", "benchmark", "report"}
+    assert set(manifest["stages"]) == {"train", "optimize", "convert", "micro", "mobile", "evaluate", "benchmark",
+                                      "report"}
     assert manifest["stages"]["train"]["parameters"] <= 30_000
     assert RunDir(run).verify() == []
     assert "[train]" in (run / "config.toml").read_text()
@@ -70,7 +71,7 @@ def test_every_variant_is_converted_checked_and_reported(quick_run):
     for name in ("pruned_float32", "pruned_int8", "pruned_qat_int8"):
         assert convert[name]["weight_sparsity"] >= 0.74
     summary = pd.read_csv(run / "report" / "summary.csv")
-    assert set(VARIANTS) | {"keras_float"} <= set(summary["variant"])
+    assert set(VARIANTS) | {"keras_float", "mobile_uint8", "mobile_float16"} <= set(summary["variant"])
     html = (run / "report" / "report.html").read_text()
     assert "data:image/png;base64," in html and "src=\"http" not in html
 
@@ -93,7 +94,7 @@ def test_micro_stage_exports_a_header_that_matches_the_model(quick_run):
 
 def test_the_run_ends_with_the_summary_formatted_like_the_report(quick_run):
     _, result = quick_run
-    summary = result.stdout.split("== stage 7/7: report")[1]
+    summary = result.stdout.split("== stage 8/8: report")[1]
     assert "Variant" in summary and "TFLM accuracy" in summary and " KB" in summary and "%" in summary
     assert "nan" not in summary.lower() and not re.search(r"\b\d{4,}\.0\b", summary)
 

@@ -1,9 +1,9 @@
 """The mobile stage as one function: the run's QAT and float models in, the files an app takes out.
 
 Each file is converted (rgb.py), stripped like every measured variant (its size stays comparable
-with int8_qat's), given back its signature names, then its metadata and labels; every step that
-rewrites the flatbuffer is proven not to change one output bit on the test images, and
-LiteRT's CompiledModel must answer as the Interpreter does.
+with int8_qat's), given back its signature names, then its metadata and labels; the finished file
+is proven to give the converter's outputs bit for bit on the test images, and LiteRT's
+CompiledModel must answer as the Interpreter does.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def build_mobile(models: Mapping[str, object], representative: np.ndarray, test_
                                  version=f"digitedge {version}, run {run_name}", author="digitedge",
                                  license=LICENSE)
         finished = with_metadata(named, metadata_buffer(model_facts, float_input=name != "mobile_uint8"), name)
-        probabilities = same_outputs({"stripped": stripped, "named": named, "finished": finished}, test_images, name)
+        probabilities = same_outputs({"converted": converted, "finished": finished}, test_images, name)
         accuracy = float(np.mean(probabilities.argmax(1) == test_labels))
         detail = Interpreter(model_content=finished).get_input_details()[0]
         compiled = compare_compiled_model(finished, quantize_input(normalized, detail), name)
