@@ -92,3 +92,18 @@ def test_mobile_into_a_read_only_folder_is_one_line(shared_tmp):
     assert done.returncode == 1, done.stderr
     assert done.stderr.strip() == f"Error: cannot write export folder {locked / 'app'}: {locked} is not writable"
     assert list(locked.iterdir()) == [] and not (run / "mobile").exists()
+
+
+def test_benchmark_thread_list_prints_json_for_every_count_without_recording(exported):
+    import json
+
+    run, _ = exported
+    before = (run / "manifest.json").read_text()
+    document = json.loads(must_succeed("benchmark", "--run", run, "--threads", "1,2", "--no-xnnpack", "--runs", "3",
+                                       "--json"))
+    assert [b["settings"]["threads"] for b in document["benchmarks"]] == [1, 2]
+    assert all(not b["settings"]["xnnpack"] for b in document["benchmarks"])
+    rows = {row["variant"]: row for row in document["benchmarks"][0]["variants"]}
+    assert {"mobile_uint8", "mobile_float16", "int8_qat"} <= set(rows)
+    assert rows["mobile_uint8"]["first_inference_us"] > 0 and rows["mobile_uint8"]["init_ms"] > 0
+    assert (run / "manifest.json").read_text() == before  # a sweep is printed, not recorded
