@@ -36,6 +36,7 @@ import pandas as pd
 
 from digitedge.errors import DigitedgeError
 from digitedge.evaluate import load_interpreter, quantize_input, scale_images
+from digitedge.progress import progress
 from digitedge.rundir import write_json, write_text
 from digitedge.tflite_model import read_tflite, read_tflite_file
 
@@ -292,7 +293,8 @@ def _run_rounds(entries: list[_Timed], warmup: int, seed: int) -> None:
     gc_was_enabled = gc.isenabled()
     gc.disable()  # a collection inside a timed invoke would be charged to whichever model was running
     try:
-        for round_index in range(max(entry.rounds for entry in entries)):
+        rounds = range(max(entry.rounds for entry in entries))
+        for round_index in progress(rounds, f"benchmark: rounds of {len(entries)} models"):
             active = [entry for entry in entries if round_index < entry.rounds]
             for position in rng.permutation(len(active)):
                 entry = active[position]

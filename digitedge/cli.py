@@ -17,11 +17,6 @@ from digitedge.errors import DigitedgeError
 DEFAULT_RUN = "runs/default"
 
 
-def _quiet_tensorflow() -> None:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "2")
-
-
 def _context(run_dir: str, config_file: str | None, overrides: dict, data: str | None, force: bool = False):
     from digitedge import config as config_module
     from digitedge.pipeline import Context
@@ -57,9 +52,12 @@ seed_run_option = click.option("--seed-run", metavar="DIR", default=None,
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="digitedge")
-def cli() -> None:
+@click.option("--verbose", is_flag=True, help="Show TensorFlow's C++ log lines (also: DIGITEDGE_TF_LOGS=1).")
+def cli(verbose: bool) -> None:
     """Train a handwritten-digit CNN, compress it, and take it to a microcontroller."""
-    _quiet_tensorflow()
+    from digitedge.tflogs import quiet_tensorflow
+
+    quiet_tensorflow(verbose)
 
 
 @cli.command()
@@ -122,8 +120,10 @@ def optimize(run_dir, techniques, sparsity, epochs, force) -> None:
               help="Folder to write to (default: RUN/export).")
 @click.option("--target", type=click.Choice(["tflm", "c"]), default="tflm", show_default=True,
               help="With --int8: a TFLite Micro header (tflm) or dependency-free C99 inference code (c).")
+@click.option("--firmware", "firmware_dir", type=click.Path(file_okay=False), default=None,
+              help="With --int8 (tflm): also write a ready-to-build Arduino/PlatformIO sketch folder here.")
 @force_option
-def export(run_dir, int8, all_variants, mobile, variant, out_dir, target, force) -> None:
+def export(run_dir, int8, all_variants, mobile, variant, out_dir, target, firmware_dir, force) -> None:
     """Convert to TFLite (every variant) and write the int8 model plus its C header for TFLite Micro."""
     from digitedge.rundir import check_writable_folder, write_files
 
@@ -143,6 +143,14 @@ def export(run_dir, int8, all_variants, mobile, variant, out_dir, target, force)
     if not (int8 or all_variants or mobile):
         raise DigitedgeError("say what to export: --int8 (the deployable model and header), --all (every variant) "
                              "and/or --mobile (the files for an app)")
+    if firmware_dir is not None:
+        from digitedge.micro.sketch import check_firmware_folder
+
+        if not (int8 and target == "tflm"):
+            raise DigitedgeError("--firmware needs --int8 with --target tflm (the sketch runs TFLite Micro)")
+        check_firmware_folder(firmware_dir)  # refuse before anything is written
+        if Path(firmware_dir).resolve() == out.resolve():
+            raise DigitedgeError(f"--firmware {firmware_dir} is the export folder itself; choose another folder")
     context = _context_from_run(run_dir, force=force)  # --variant picks a file; it does not change the conversion
     if mobile:
         run_stage(context, "mobile")
@@ -168,7 +176,14 @@ def export(run_dir, int8, all_variants, mobile, variant, out_dir, target, force)
         for path in export_c(tflite_variants(context.run)[deployed], out, label=f"{deployed}.tflite"):
             click.echo(f"[export] {path} ({path.stat().st_size:,} bytes)")
     elif int8:
-        write_export(context, deployed, out)
+        written = write_export(context, deployed, out)
+        if firmware_dir is not None:
+            from digitedge.micro.sketch import write_firmware_folder
+
+            tflite_bytes = next(path.read_bytes() for path in written if path.suffix == ".tflite")
+            sources = {path.name: path.read_text() for path in written if path.suffix != ".tflite"}
+            for path in write_firmware_folder(sources, tflite_bytes, firmware_dir):
+                click.echo(f"[export] {path} ({path.stat().st_size:,} bytes)")
     record_export(context, out)
 
 

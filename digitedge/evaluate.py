@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from digitedge.errors import DigitedgeError
+from digitedge.progress import progress
 
 KERAS_FLOAT = "keras_float"
 NUM_CLASSES = 10
@@ -197,7 +198,7 @@ def evaluate_variants(images: np.ndarray, labels: np.ndarray, *, keras_model=Non
         raise ValueError(f"reference {reference!r} is not among the variants {list(runners)}")
 
     probabilities, seconds = {}, {}
-    for name, run in runners.items():
+    for name, run in progress(list(runners.items()), f"evaluate: variants on {len(labels):,} images"):
         start = time.perf_counter()
         probabilities[name] = run()
         seconds[name] = time.perf_counter() - start

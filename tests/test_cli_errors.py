@@ -270,6 +270,10 @@ CASES = {
     "model: float variant where int8 is needed": (
         lambda tmp: (["export", "--run", small_run(), "--int8", "--variant", "float32", "--out", tmp / "x"], tmp),
         "--variant 'float32' is not a full-integer int8 variant", True),
+    "option: --firmware into a folder with other files": (
+        lambda tmp: ((tmp / "sketch").mkdir(), (tmp / "sketch" / "notes.txt").write_text("mine"),
+                     (["export", "--run", small_run(), "--int8", "--firmware", tmp / "sketch"], small_run()))[-1],
+        "holds notes.txt, which digitedge did not write", True),
     "model: .keras that is not a model": (lambda tmp: _corrupt_keras(tmp, b"not a model"),
                                           "model.keras is not a .keras archive (not a zip file)", True),
     "model: input not 28x28x1": (lambda tmp: _corrupt_keras(tmp, model=_other_shape_model()),

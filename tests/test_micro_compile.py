@@ -215,3 +215,21 @@ def test_arduino_sketch_compiles_against_the_api(generated):
     wrapper.write_text('#include <Arduino.h>\n#include "digitedge_mnist.ino"\n')  # what the Arduino builder does
     sketch = ARDUINO_SKETCH_DIR
     run(CXX + ["-fsyntax-only", "-I", generated / "stubs", "-I", generated / "micro", "-I", sketch, wrapper])
+
+
+def test_firmware_folder_compiles_and_passes_host_check_on_its_own(generated):
+    """The folder `export --firmware` writes builds with nothing copied in: the sketch against the TFLM
+    API with only that folder on the include path, and host_check on its .cpp and model.tflite."""
+    from digitedge.micro.sketch import SKETCH_TFLITE, write_firmware_folder
+
+    tflite = (generated / "tiny.tflite").read_bytes()
+    files = {path.name: path.read_text() for path in (generated / "micro").iterdir()}
+    sketch = generated / "exported_sketch"
+    write_firmware_folder(files, tflite, sketch)
+    wrapper = generated / "exported_sketch_main.cpp"
+    wrapper.write_text('#include <Arduino.h>\n#include "exported_sketch.ino"\n')
+    run(CXX + ["-fsyntax-only", "-I", generated / "stubs", "-I", sketch, wrapper])
+    run(CXX + ["-c", sketch / "model_data.cpp", "-o", generated / "sketch_model_data.o"])
+    result = run(["make", "-s", "-C", HOST_CHECK_DIR, "run", f"MODEL_DIR={sketch}", f"TFLITE={sketch / SKETCH_TFLITE}",
+                  f"BUILD={generated / 'sketch_host_build'}"])
+    assert b"host_check: all checks passed" in result.stdout and b"FAIL" not in result.stdout

@@ -109,6 +109,13 @@ def test_a_second_run_skips_finished_stages(quick_run):
     assert json.loads(before)["stages"]["train"] == json.loads((run / "manifest.json").read_text())["stages"]["train"]
 
 
+def test_a_successful_run_prints_no_failure_looking_tensorflow_line(quick_run):
+    """TensorFlow's benign C++ lines (see digitedge.tflogs) never reach a run's output."""
+    _, result = quick_run
+    lines = (result.stdout + result.stderr).splitlines()
+    assert [line for line in lines if any(mark in line for mark in ("E0000", "cuInit", "oneDNN", "absl::"))] == []
+
+
 def test_the_report_says_why_int8_is_slower_only_on_a_cpu_without_an_int8_dot_product():
     from digitedge.pipeline.report import int8_speed_note
 

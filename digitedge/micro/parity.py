@@ -56,7 +56,7 @@ def timed_tflm(tflite: bytes | TfliteModel, images: np.ndarray, arena_bytes: int
                label: str = "model") -> TflmRun:
     """TFLM's outputs for `images` and how long they took."""
     started = time.perf_counter()
-    outputs = run_tflm(tflite, images, arena_bytes, label)
+    outputs = run_tflm(tflite, images, arena_bytes, label, show_progress=True)
     return TflmRun(outputs, time.perf_counter() - started)
 
 

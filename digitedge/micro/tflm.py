@@ -18,6 +18,7 @@ from typing import Iterator
 import numpy as np
 
 from digitedge.errors import DigitedgeError
+from digitedge.progress import progress
 from digitedge.tflite_model import TensorInfo, TfliteModel, read_tflite
 
 # TFLM's own default arena is 10x the model size; a floor keeps tiny models from failing on it.
@@ -180,15 +181,17 @@ def to_model_input(images: np.ndarray, tensor: TensorInfo) -> np.ndarray:
 
 
 def run_tflm(tflite: bytes | TfliteModel, images: np.ndarray, arena_bytes: int | None = None,
-             label: str = "model") -> np.ndarray:
-    """TFLM's raw outputs (model dtype) for float images (N, H, W, C) in [0, 1], one invoke per image."""
+             label: str = "model", show_progress: bool = False) -> np.ndarray:
+    """TFLM's raw outputs (model dtype) for float images (N, H, W, C) in [0, 1], one invoke per image
+    (with a progress bar on a terminal when `show_progress`)."""
     model = parsed(tflite, label)
     inputs = to_model_input(images, model.input)
     if inputs.shape[1:] != tuple(model.input.shape[1:]):
         raise DigitedgeError(f"{label}: images have shape {inputs.shape[1:]}, the model expects {model.input.shape[1:]}")
     interpreter = load_tflm(model, arena_bytes, label)
     outputs = np.empty((len(inputs), *model.output.shape[1:]), dtype=model.output.dtype)
-    for index in range(len(inputs)):  # TFLM's batch dimension is fixed at 1
+    # TFLM's batch dimension is fixed at 1
+    for index in progress(range(len(inputs)), f"TFLite Micro: {label}, images", show_progress):
         outputs[index] = invoke_tflm(interpreter, inputs[index:index + 1], label)[0]
     return outputs
 
