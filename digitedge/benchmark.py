@@ -11,6 +11,10 @@ A one-op model timed in the same rounds gives the fixed per-invoke cost (Python 
 dispatch), which dominates models this small; latencies are also reported with it subtracted.
 TFLite Micro's host interpreter (reference kernels, what a microcontroller runs) is timed in the
 same rounds for the int8 variants. Peak memory is measured per model in a fresh subprocess.
+Each row also has the figures LiteRT's benchmark_model prints: init time, first inference,
+warm-up average, then average, median, p90, p99 and standard deviation, and the memory footprint.
+`--threads 1,2,4` repeats the whole measurement per thread count; `--no-xnnpack` times LiteRT's
+builtin kernels (BUILTIN_WITHOUT_DEFAULT_DELEGATES) instead of the default XNNPACK delegate.
 """
 
 from __future__ import annotations
@@ -46,14 +50,14 @@ MEMORY_METHOD = ("peak RSS growth (VmHWM, KiB) in a fresh subprocess per model, 
 _MEMORY_PROBE = r"""
 import sys
 import numpy as np
-from ai_edge_litert.interpreter import Interpreter
+from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
 def status_kib(key):
     with open("/proc/self/status") as handle:
         return next(int(line.split()[1]) for line in handle if line.startswith(key + ":"))
 
 model = sys.stdin.buffer.read()
-threads, runs = int(sys.argv[1]), int(sys.argv[2])
+threads, runs, xnnpack = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "1"
 try:
     with open("/proc/self/clear_refs", "w") as handle:
         handle.write("5")  # resets VmHWM to the current RSS (Linux >= 4.0)
@@ -61,7 +65,8 @@ except OSError:
     print("nan")
     sys.exit(0)
 before = status_kib("VmRSS")
-interpreter = Interpreter(model_content=model, num_threads=threads)
+resolver = OpResolverType.AUTO if xnnpack else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+interpreter = Interpreter(model_content=model, num_threads=threads, experimental_op_resolver_type=resolver)
 interpreter.allocate_tensors()
 detail = interpreter.get_input_details()[0]
 interpreter.set_tensor(detail["index"], np.zeros(detail["shape"], detail["dtype"]))
@@ -83,12 +88,19 @@ class BenchmarkResult:
     seed: int
     overhead_peak_rss_kib: float = math.nan  # the one-op model's peak RSS growth: the runtime's own share
     machine: dict = field(default_factory=dict)
+    xnnpack: bool = True  # False: LiteRT's builtin kernels (BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+
+    @property
+    def kernels(self) -> str:
+        return "XNNPACK delegate (LiteRT default)" if self.xnnpack else \
+            "LiteRT builtin kernels, no delegate (BUILTIN_WITHOUT_DEFAULT_DELEGATES)"
 
     def to_json(self) -> dict:
         rows = self.table.reset_index().to_dict(orient="records")
         return {
             "settings": {"threads": self.threads, "runs": self.runs, "warmup": self.warmup,
-                         "tflm_runs": self.tflm_runs, "seed": self.seed, "batch": 1,
+                         "tflm_runs": self.tflm_runs, "seed": self.seed, "batch": 1, "xnnpack": self.xnnpack,
+                         "kernels": self.kernels,
                          "order": "interleaved round-robin, order shuffled per round; each slot = untimed invoke + one "
                                   "timed sample",
                          "sample": f"mean of back-to-back invokes filling ~{SAMPLE_US} us (per variant: "
@@ -106,10 +118,14 @@ class BenchmarkResult:
         columns = [
             ("Variant", lambda r: str(r.Index), "<"),
             ("Size KB", lambda r: f"{r.size_bytes / 1024:.1f}", ">"),
-            ("Load ms", lambda r: f"{r.load_ms:.2f}", ">"),
+            ("Init ms", lambda r: f"{r.init_ms:.2f}", ">"),
+            ("First us", lambda r: f"{r.first_inference_us:.1f}", ">"),
+            ("Warm-up us", lambda r: f"{r.warmup_avg_us:.1f}", ">"),
+            ("Avg us", lambda r: f"{r.latency_avg_us:.1f}", ">"),
             ("Median us", lambda r: f"{r.latency_median_us:.1f}", ">"),
             ("p90 us", lambda r: f"{r.latency_p90_us:.1f}", ">"),
             ("p99 us", lambda r: f"{r.latency_p99_us:.1f}", ">"),
+            ("Std us", lambda r: f"{r.latency_std_us:.1f}", ">"),
             ("Net us", lambda r: f"{r.latency_net_median_us:.1f}", ">"),
             ("img/s", lambda r: f"{r.images_per_second:,.0f}", ">"),
             ("vs float32", lambda r: _number(r.speedup_vs_float32, "x{:.2f}"), ">"),
@@ -122,10 +138,12 @@ class BenchmarkResult:
         lines = ["  ".join(f"{cell:{align}{width}}" for cell, (_, _, align), width in zip(row, columns, widths))
                  for row in cells]
         lines.insert(1, "  ".join("-" * width for width in widths))
-        lines.append(f"threads={self.threads}, batch=1, {self.runs} interleaved rounds after {self.warmup} warm-up "
+        lines.append(f"threads={self.threads}, {self.kernels}, batch=1, {self.runs} interleaved rounds after {self.warmup} warm-up "
                      f"(TFLM: {self.tflm_runs} rounds), a sample = mean of back-to-back invokes filling "
                      f"~{SAMPLE_US} us; per-invoke overhead {self.overhead_median_us:.1f} us "
                      f"(p90 {self.overhead_p90_us:.1f}), subtracted in 'Net us'")
+        lines.append(f"Init: Interpreter construction + allocate_tensors, first time in this process (Load: median of "
+                     f"later ones); First: its first invoke; Warm-up: the {max(self.warmup, 1)} invokes after it")
         lines.append(f"Peak RSS: growth in a fresh process per model; the runtime alone (one-op model) takes "
                      f"{_number(self.overhead_peak_rss_kib, '{:,.0f}')} KiB of it")
         return "\n".join(lines)
@@ -193,6 +211,9 @@ class _Timed:
     rounds: int
     samples_ns: list[float] = field(default_factory=list)  # per-invoke time: a sample's time / invokes_per_sample
     invokes_per_sample: int = 1
+    init_ns: float = math.nan  # construction + allocate_tensors (LiteRT only)
+    first_ns: float = math.nan  # the first invoke after allocation
+    warmup_ns: list[float] = field(default_factory=list)
 
     def time_sample(self) -> None:
         self.feed()
@@ -202,12 +223,14 @@ class _Timed:
         self.samples_ns.append((time.perf_counter_ns() - start) / self.invokes_per_sample)
 
 
-def _litert_timed(name: str, data: bytes, image: np.ndarray, threads: int, rounds: int) -> _Timed:
-    interpreter = load_interpreter(data, f"variant {name}", threads)
+def _litert_timed(name: str, data: bytes, image: np.ndarray, threads: int, rounds: int, xnnpack: bool) -> _Timed:
+    start = time.perf_counter_ns()
+    interpreter = load_interpreter(data, f"variant {name}", threads, xnnpack)
     interpreter.allocate_tensors()
+    init_ns = time.perf_counter_ns() - start
     detail = interpreter.get_input_details()[0]
     x = quantize_input(scale_images(image[None]), detail)
-    return _Timed(lambda: interpreter.set_tensor(detail["index"], x), interpreter.invoke, rounds)
+    return _Timed(lambda: interpreter.set_tensor(detail["index"], x), interpreter.invoke, rounds, init_ns=init_ns)
 
 
 def _tflm_timed(data: bytes, image: np.ndarray, rounds: int) -> _Timed:
@@ -222,23 +245,21 @@ def _tflm_timed(data: bytes, image: np.ndarray, rounds: int) -> _Timed:
     return _Timed(lambda: interpreter.set_input(x, 0), interpreter.invoke, rounds)
 
 
-def _load_ms(data: bytes, threads: int, repeats: int) -> float:
+def _load_ms(data: bytes, threads: int, repeats: int, xnnpack: bool = True) -> float:
     """Median wall time of Interpreter construction + allocate_tensors."""
-    from ai_edge_litert.interpreter import Interpreter
-
     times = []
     for _ in range(repeats):
         start = time.perf_counter_ns()
-        Interpreter(model_content=data, num_threads=threads).allocate_tensors()
+        load_interpreter(data, "model", threads, xnnpack).allocate_tensors()
         times.append(time.perf_counter_ns() - start)
     return float(np.median(times)) / 1e6
 
 
-def peak_rss_delta_kib(data: bytes, threads: int = 1, runs: int = 10) -> float:
+def peak_rss_delta_kib(data: bytes, threads: int = 1, runs: int = 10, xnnpack: bool = True) -> float:
     """See MEMORY_METHOD; NaN where /proc is not available (not Linux)."""
     if not Path("/proc/self/status").exists():
         return math.nan
-    probe = subprocess.run([sys.executable, "-c", _MEMORY_PROBE, str(threads), str(runs)], input=data,
+    probe = subprocess.run([sys.executable, "-c", _MEMORY_PROBE, str(threads), str(runs), str(int(xnnpack))], input=data,
                            capture_output=True, timeout=300, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
     if probe.returncode != 0:
         raise RuntimeError(f"memory probe failed: {probe.stderr.decode(errors='replace')[-500:]}")
@@ -250,15 +271,23 @@ def _stats_us(samples_ns: list[float]) -> tuple[float, float, float]:
     return float(median), float(p90), float(p99)
 
 
+def _mean_std_us(samples_ns: list[float]) -> tuple[float, float]:
+    samples_us = np.asarray(samples_ns, dtype=np.float64) / 1e3
+    return float(samples_us.mean()), float(samples_us.std())
+
+
+def _timed_invoke_ns(entry: _Timed) -> float:
+    entry.feed()
+    start = time.perf_counter_ns()
+    entry.invoke()
+    return time.perf_counter_ns() - start
+
+
 def _run_rounds(entries: list[_Timed], warmup: int, seed: int) -> None:
     for entry in entries:
-        warm_ns = []
-        for _ in range(max(warmup, 1)):
-            entry.feed()
-            start = time.perf_counter_ns()
-            entry.invoke()
-            warm_ns.append(time.perf_counter_ns() - start)
-        entry.invokes_per_sample = int(np.clip(round(SAMPLE_US * 1e3 / max(np.median(warm_ns), 1.0)),
+        entry.first_ns = _timed_invoke_ns(entry)
+        entry.warmup_ns = [_timed_invoke_ns(entry) for _ in range(max(warmup, 1))]
+        entry.invokes_per_sample = int(np.clip(round(SAMPLE_US * 1e3 / max(np.median(entry.warmup_ns), 1.0)),
                                                1, MAX_INVOKES_PER_SAMPLE))
     rng = np.random.default_rng(seed)
     gc_was_enabled = gc.isenabled()
@@ -279,10 +308,12 @@ def _run_rounds(entries: list[_Timed], warmup: int, seed: int) -> None:
 
 def benchmark_variants(variants: Mapping[str, bytes], *, runs: int = 300, warmup: int = 30, threads: int = 1,
                        seed: int = 0, tflm_runs: int = 100, measure_memory: bool = True, load_repeats: int = 5,
-                       image: np.ndarray | None = None) -> BenchmarkResult:
+                       image: np.ndarray | None = None, xnnpack: bool = True) -> BenchmarkResult:
     """Time every variant at batch 1; returns a table with, per variant (index `variant`):
 
-    size_bytes, load_ms, latency_median_us, latency_p90_us, latency_p99_us, latency_net_median_us
+    size_bytes, init_ms (first construction + allocate_tensors), load_ms (median of `load_repeats`
+    more), first_inference_us, warmup_avg_us, latency_avg_us, latency_std_us,
+    latency_median_us, latency_p90_us, latency_p99_us, latency_net_median_us
     (median minus the per-invoke overhead), images_per_second (1e6 / median), speedup_vs_float32
     (float32 median / this median; NaN without a "float32" variant), tflm_latency_median_us,
     tflm_latency_p90_us (int8-input variants only), tflm_note (why TFLM was not timed, else ""),
@@ -300,8 +331,8 @@ def benchmark_variants(variants: Mapping[str, bytes], *, runs: int = 300, warmup
                "cpu_features": _host_cpu_features()}
     input_dtypes = {name: read_tflite(data, f"variant {name}").input.dtype for name, data in variants.items()}
 
-    overhead = _litert_timed("one-op overhead model", overhead_model_bytes(), image, threads, runs)
-    litert = {name: _litert_timed(name, data, image, threads, runs) for name, data in variants.items()}
+    overhead = _litert_timed("one-op overhead model", overhead_model_bytes(), image, threads, runs, xnnpack)
+    litert = {name: _litert_timed(name, data, image, threads, runs, xnnpack) for name, data in variants.items()}
     tflm, tflm_notes = {}, {}
     for name, data in variants.items():
         if input_dtypes[name] != "int8":
@@ -318,12 +349,19 @@ def benchmark_variants(variants: Mapping[str, bytes], *, runs: int = 300, warmup
     overhead_median, overhead_p90, _ = _stats_us(overhead.samples_ns)
     rows = []
     for name, data in variants.items():
-        median, p90, p99 = _stats_us(litert[name].samples_ns)
+        timed = litert[name]
+        median, p90, p99 = _stats_us(timed.samples_ns)
+        average, deviation = _mean_std_us(timed.samples_ns)
         tflm_median, tflm_p90, _ = _stats_us(tflm[name].samples_ns) if name in tflm else (math.nan,) * 3
         rows.append({
             "variant": name,
             "size_bytes": len(data),
-            "load_ms": _load_ms(data, threads, load_repeats),
+            "init_ms": timed.init_ns / 1e6,
+            "load_ms": _load_ms(data, threads, load_repeats, xnnpack),
+            "first_inference_us": timed.first_ns / 1e3,
+            "warmup_avg_us": float(np.mean(timed.warmup_ns)) / 1e3,
+            "latency_avg_us": average,
+            "latency_std_us": deviation,
             "latency_median_us": median,
             "latency_p90_us": p90,
             "latency_p99_us": p99,
@@ -332,22 +370,40 @@ def benchmark_variants(variants: Mapping[str, bytes], *, runs: int = 300, warmup
             "tflm_latency_median_us": tflm_median,
             "tflm_latency_p90_us": tflm_p90,
             "tflm_note": tflm_notes.get(name, ""),
-            "peak_rss_delta_kib": peak_rss_delta_kib(data, threads) if measure_memory else math.nan,
+            "peak_rss_delta_kib": peak_rss_delta_kib(data, threads, xnnpack=xnnpack) if measure_memory else math.nan,
             "threads": threads,
             "timed_runs": runs,
-            "invokes_per_sample": litert[name].invokes_per_sample,
+            "invokes_per_sample": timed.invokes_per_sample,
         })
     table = pd.DataFrame(rows).set_index("variant")
     float32_median = table["latency_median_us"].get("float32", math.nan)
     table.insert(table.columns.get_loc("tflm_latency_median_us"), "speedup_vs_float32",
                  float32_median / table["latency_median_us"])
-    overhead_rss = peak_rss_delta_kib(overhead_model_bytes(), threads) if measure_memory else math.nan
+    overhead_rss = peak_rss_delta_kib(overhead_model_bytes(), threads, xnnpack=xnnpack) if measure_memory else math.nan
     return BenchmarkResult(table, overhead_median, overhead_p90, threads, runs, warmup, tflm_runs, seed,
-                           overhead_rss, machine)
+                           overhead_rss, machine, xnnpack)
 
 
-def benchmark_files(paths: list[str | Path], **options) -> BenchmarkResult:
-    """Benchmark .tflite files named on the command line; a file that is not TFLite is a one-line error."""
+def benchmark_threads(variants: Mapping[str, bytes], thread_counts: list[int], **options) -> list[BenchmarkResult]:
+    """The whole measurement once per thread count (`--threads 1,2,4`), in that order."""
+    if not thread_counts or any(count < 1 for count in thread_counts):
+        raise DigitedgeError(f"--threads: give thread counts of at least 1, e.g. 1,2,4 (got {thread_counts})")
+    return [benchmark_variants(variants, threads=count, **options) for count in thread_counts]
+
+
+def parse_thread_counts(text: str) -> list[int]:
+    """'1,2,4' -> [1, 2, 4]; anything else is a one-line error naming --threads."""
+    try:
+        counts = [int(part) for part in text.split(",")]
+    except ValueError:
+        counts = []
+    if not counts or any(count < 1 for count in counts) or len(set(counts)) != len(counts):
+        raise DigitedgeError(f"--threads '{text}': expected distinct thread counts of at least 1, e.g. 1,2,4")
+    return counts
+
+
+def read_model_files(paths: list[str | Path]) -> dict[str, bytes]:
+    """.tflite files named on the command line, keyed by stem; a file that is not TFLite is a one-line error."""
     variants = {}
     for path in paths:
         model = read_tflite_file(path)
@@ -355,7 +411,17 @@ def benchmark_files(paths: list[str | Path], **options) -> BenchmarkResult:
         while name in variants:  # two files with the same stem stay distinct rows
             name += "_"
         variants[name] = model.data
-    return benchmark_variants(variants, **options)
+    return variants
+
+
+def benchmark_files(paths: list[str | Path], **options) -> BenchmarkResult:
+    """Benchmark .tflite files named on the command line."""
+    return benchmark_variants(read_model_files(paths), **options)
+
+
+def results_json(results: list[BenchmarkResult]) -> dict:
+    """One JSON document for `--json`: every measurement (one per thread count) in order."""
+    return {"benchmarks": [result.to_json() for result in results]}
 
 
 def save_benchmark(result: BenchmarkResult, folder: str | Path) -> tuple[Path, Path]:

@@ -109,7 +109,11 @@ def optimize(run_dir, techniques, sparsity, epochs, force) -> None:
 @cli.command()
 @run_option
 @click.option("--int8", "int8", is_flag=True, help="Write the deployable int8 model and its TFLite Micro header.")
-@click.option("--all", "all_variants", is_flag=True, help="Write every TFLite variant.")
+@click.option("--all", "all_variants", is_flag=True,
+              help="Write every TFLite variant, each with the signature serving_default(image) -> probabilities.")
+@click.option("--mobile", is_flag=True,
+              help="Write mobile_uint8.tflite and mobile_float16.tflite (RGB input, TFLite metadata, labels), "
+                   "labels.txt and MOBILE.md for MediaPipe Tasks, Android Studio or LiteRT.")
 @click.option("--variant", default=None,
               help="Variant to deploy with --int8 (default: the one the micro stage chose, see export.variant).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
@@ -119,38 +123,52 @@ def optimize(run_dir, techniques, sparsity, epochs, force) -> None:
 @click.option("--firmware", "firmware_dir", type=click.Path(file_okay=False), default=None,
               help="With --int8 (tflm): also write a ready-to-build Arduino/PlatformIO sketch folder here.")
 @force_option
-def export(run_dir, int8, all_variants, variant, out_dir, target, firmware_dir, force) -> None:
+def export(run_dir, int8, all_variants, mobile, variant, out_dir, target, firmware_dir, force) -> None:
     """Convert to TFLite (every variant) and write the int8 model plus its C header for TFLite Micro."""
+    from digitedge.rundir import check_writable_folder, write_files
+
+    out = Path(out_dir) if out_dir else Path(run_dir) / "export"
+    check_writable_folder(out, "export folder")  # before TensorFlow loads: an unwritable --out fails at once
     from digitedge.convert import FULL_INTEGER, VARIANTS
+    from digitedge.mobile.signature import with_signature
     from digitedge.pipeline import record_export, run_stage
     from digitedge.pipeline.convert import tflite_variants
     from digitedge.pipeline.micro import deployed_variant, write_export
-    from digitedge.rundir import write_files
+    from digitedge.pipeline.mobile import mobile_files
 
     if variant is not None and variant not in VARIANTS:
         raise DigitedgeError(f"--variant '{variant}' is unknown; choose one of {', '.join(VARIANTS)}")
     if int8 and variant is not None and variant not in FULL_INTEGER:
         raise DigitedgeError(f"--variant '{variant}' is not a full-integer int8 variant; choose one of {', '.join(FULL_INTEGER)}")
-    if not (int8 or all_variants):
-        raise DigitedgeError("say what to export: --int8 (the deployable model and header) and/or --all (every variant)")
+    if not (int8 or all_variants or mobile):
+        raise DigitedgeError("say what to export: --int8 (the deployable model and header), --all (every variant) "
+                             "and/or --mobile (the files for an app)")
     if firmware_dir is not None:
         from digitedge.micro.sketch import check_firmware_folder
 
         if not (int8 and target == "tflm"):
             raise DigitedgeError("--firmware needs --int8 with --target tflm (the sketch runs TFLite Micro)")
         check_firmware_folder(firmware_dir)  # refuse before anything is written
+        if Path(firmware_dir).resolve() == out.resolve():
+            raise DigitedgeError(f"--firmware {firmware_dir} is the export folder itself; choose another folder")
     context = _context_from_run(run_dir, force=force)  # --variant picks a file; it does not change the conversion
+    if mobile:
+        run_stage(context, "mobile")
+        for path in write_files(mobile_files(context.run), out):
+            click.echo(f"[export] {path} ({path.stat().st_size:,} bytes)")
+        if not (int8 or all_variants):
+            record_export(context, out)
+            return
     run_stage(context, "convert")
     if int8:
         run_stage(context, "micro")  # the arena and TFLM accuracy the header states
     deployed = variant or deployed_variant(context.run)
     if int8 and deployed is None:
         raise DigitedgeError(f"no int8 variant of {run_dir} runs on TFLite Micro; nothing to deploy")
-    out = Path(out_dir) if out_dir else context.run.path("export")
-    if firmware_dir is not None and Path(firmware_dir).resolve() == out.resolve():
-        raise DigitedgeError(f"--firmware {firmware_dir} is the export folder itself; choose another folder")
-    if all_variants:
-        for path in write_files({f"{name}.tflite": data for name, data in tflite_variants(context.run).items()}, out):
+    if all_variants:  # a file a user takes to an app gets its signature names back, proven to change no output
+        named = {f"{name}.tflite": with_signature(data, context.data.x_test, name)
+                 for name, data in tflite_variants(context.run).items()}
+        for path in write_files(named, out):
             click.echo(f"[export] {path} ({path.stat().st_size:,} bytes)")
     if int8 and target == "c":
         from digitedge.cgen import export_c
@@ -259,21 +277,50 @@ def evaluate(run_dir, limit, seed_run, force) -> None:
 @run_option
 @click.option("--model", "model_files", multiple=True, type=click.Path(readable=False),
               help="Benchmark these .tflite files instead of a run's variants (repeatable).")
-@click.option("--threads", type=click.IntRange(min=1), default=None, help="Interpreter threads (default 1).")
+@click.option("--threads", default=None, metavar="N[,N...]",
+              help="Interpreter threads, or a list (1,2,4) measured one after another (default 1).")
+@click.option("--no-xnnpack", "no_xnnpack", is_flag=True,
+              help="Time LiteRT's builtin kernels without the XNNPACK delegate (BUILTIN_WITHOUT_DEFAULT_DELEGATES).")
 @click.option("--runs", type=click.IntRange(min=1), default=None, help="Timed invokes per model.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (every thread count) instead of the table.")
 @force_option
-def benchmark(run_dir, model_files, threads, runs, force) -> None:
-    """Batch-1 latency of every variant, interleaved in one process (LiteRT, and TFLM for int8)."""
-    from digitedge import config as config_module
-    from digitedge.pipeline import Context, run_stage
-    from digitedge.pipeline.benchmark import benchmark_files
-    from digitedge.rundir import RunDir
+def benchmark(run_dir, model_files, threads, no_xnnpack, runs, as_json, force) -> None:
+    """Batch-1 latency of every variant, interleaved in one process (LiteRT, and TFLM for int8).
 
-    overrides = {"benchmark.threads": threads, "benchmark.runs": runs}
+    A run records one measurement (one thread count, XNNPACK); a thread list or --no-xnnpack is printed only.
+    """
+    import json
+
+    from digitedge import benchmark as benchmarking
+    from digitedge import config as config_module
+    from digitedge.pipeline import run_stage
+    from digitedge.pipeline.benchmark import benchmark_options, run_variants
+
+    counts = benchmarking.parse_thread_counts(threads) if threads else None
+    overrides = {"benchmark.threads": counts[0] if counts else None, "benchmark.runs": runs}
+    if not model_files and not no_xnnpack and (counts is None or len(counts) == 1):
+        context = _context_from_run(run_dir, overrides, force)
+        if as_json:
+            context.echo = lambda line: click.echo(line, err=True)  # stdout holds only the JSON
+        run_stage(context, "benchmark")
+        if as_json:
+            recorded = json.loads(context.run.path("benchmark", "benchmark.json").read_text())
+            click.echo(json.dumps({"benchmarks": [recorded]}, indent=2))
+        return
     if model_files:
-        benchmark_files(Context(RunDir(run_dir), config_module.load(None, overrides), echo=click.echo), list(model_files))
+        from digitedge.pipeline import Context
+        from digitedge.rundir import RunDir
+
+        context = Context(RunDir(run_dir), config_module.load(None, overrides), echo=click.echo)
+        variants = benchmarking.read_model_files(list(model_files))
     else:
-        run_stage(_context_from_run(run_dir, overrides, force), "benchmark")
+        context = _context_from_run(run_dir, overrides)
+        variants = run_variants(context.run)
+    options = {**benchmark_options(context), "xnnpack": not no_xnnpack}
+    options.pop("threads")
+    results = benchmarking.benchmark_threads(variants, counts or [context.config.benchmark.threads], **options)
+    click.echo(json.dumps(benchmarking.results_json(results), indent=2) if as_json
+               else "\n\n".join(result.format() for result in results))
 
 
 board_option = click.option("--board", "board_names", default=None,

@@ -133,13 +133,12 @@ def litert_outputs(tflite_bytes: bytes, images: np.ndarray) -> np.ndarray:
     """Raw outputs (int8 for full-integer models) of LiteRT's default kernels, one image at a time."""
     from ai_edge_litert.interpreter import Interpreter
 
+    from digitedge.evaluate import quantize_input
+
     interpreter = Interpreter(model_content=tflite_bytes)
     interpreter.allocate_tensors()
     source, target = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
-    batch = np.asarray(images, np.float32)
-    if source["dtype"] == np.int8:  # quantize with the input tensor's own scale and zero point
-        scale, zero_point = source["quantization"]
-        batch = np.clip(np.round(batch / scale + zero_point), -128, 127).astype(np.int8)
+    batch = quantize_input(np.asarray(images, np.float32), source)  # with the input tensor's own scale and zero point
     outputs = []
     for image in batch:
         interpreter.set_tensor(source["index"], image[None])

@@ -89,7 +89,14 @@ def scale_images(images: np.ndarray) -> np.ndarray:
 
 
 def quantize_input(x: np.ndarray, detail: dict) -> np.ndarray:
-    """Float input -> the tensor's dtype, using its scale/zero point when it is an integer tensor."""
+    """Float input -> the tensor's dtype, using its scale/zero point when it is an integer tensor.
+
+    A grayscale batch given to an RGB-input model (the mobile variants) is repeated on every channel,
+    as an app passes a gray image.
+    """
+    channels = int(detail["shape"][-1]) if "shape" in detail and len(detail["shape"]) == 4 else 1
+    if x.ndim == 4 and x.shape[-1] == 1 and channels > 1:
+        x = np.repeat(x, channels, axis=-1)
     dtype = np.dtype(detail["dtype"])
     if dtype.kind == "f":
         return x.astype(dtype)
@@ -105,12 +112,15 @@ def dequantize_output(q: np.ndarray, detail: dict) -> np.ndarray:
     return ((q.astype(np.float32) - zero_point) * scale).astype(np.float32)
 
 
-def load_interpreter(tflite_bytes: bytes, label: str, num_threads: int = 1):
-    """A LiteRT interpreter with default (XNNPACK) kernels; a model LiteRT rejects is a one-line error."""
-    from ai_edge_litert.interpreter import Interpreter
+def load_interpreter(tflite_bytes: bytes, label: str, num_threads: int = 1, xnnpack: bool = True):
+    """A LiteRT interpreter with default (XNNPACK) kernels, or LiteRT's own builtin kernels when `xnnpack`
+    is False; a model LiteRT rejects is a one-line error."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
+    resolver = OpResolverType.AUTO if xnnpack else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
     try:
-        return Interpreter(model_content=bytes(tflite_bytes), num_threads=num_threads)
+        return Interpreter(model_content=bytes(tflite_bytes), num_threads=num_threads,
+                           experimental_op_resolver_type=resolver)
     except (ValueError, RuntimeError) as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DigitedgeError(f"{label}: LiteRT cannot load the model: {reason}") from None
@@ -128,7 +138,7 @@ def tflite_probabilities(tflite_bytes: bytes, images: np.ndarray, *, num_threads
     for start in range(0, len(x), chunk):
         batch = x[start:start + chunk]
         if allocated != len(batch):
-            interpreter.resize_tensor_input(input_detail["index"], [len(batch), *x.shape[1:]])
+            interpreter.resize_tensor_input(input_detail["index"], [len(batch), *input_detail["shape"][1:]])
             interpreter.allocate_tensors()
             allocated = len(batch)
         interpreter.set_tensor(input_detail["index"], quantize_input(batch, input_detail))

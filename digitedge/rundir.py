@@ -132,6 +132,17 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
+def check_writable_folder(folder: Path, what: str) -> None:
+    """Fail before any work if `folder` (a `what`) could not be created or written (creates nothing)."""
+    existing = Path(folder)
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise DigitedgeError(f"cannot create {what} {folder}: {existing} is not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise DigitedgeError(f"cannot write {what} {folder}: {existing} is not writable")
+
+
 class RunDir:
     """A run's folder: stage subfolders, atomic writes, and manifest bookkeeping."""
 
@@ -152,13 +163,7 @@ class RunDir:
 
     def check_writable(self) -> None:
         """Fail before any work if the run directory could not be created or written (creates nothing)."""
-        existing = self.root
-        while not existing.exists() and existing != existing.parent:
-            existing = existing.parent
-        if not existing.is_dir():
-            raise DigitedgeError(f"cannot create run directory {self.root}: {existing} is not a folder")
-        if not os.access(existing, os.W_OK | os.X_OK):
-            raise DigitedgeError(f"cannot write run directory {self.root}: {existing} is not writable")
+        check_writable_folder(self.root, "run directory")
 
     # -- manifest ---------------------------------------------------------------------
     def read_manifest(self) -> dict:

@@ -26,6 +26,8 @@ BENIGN_LINES = re.compile("|".join([
     _TF_PREFIX + r"node_def_util\.cc:\d+\] NodeDef mentions attribute use_unbounded_threadpool which is not in the op",
     r"^fully_quantize: \d+, inference_type: \d+, input_inference_type: \w+, output_inference_type: \w+$",
     r"^INFO: Created TensorFlow Lite XNNPACK delegate for CPU\.$",
+    # LiteRT's CompiledModel (the mobile stage's check) releases its accelerators at exit
+    r"^INFO: \[accelerator_registry\.cc:\d+\] DestroyAccelerator: ptr=0x[0-9a-f]+, name=[\w ]+$",
 ]))
 
 # The filter: its stdin is this process's fd 2; it writes to the terminal's stderr until every writer

@@ -117,8 +117,8 @@ def test_a_sample_averages_back_to_back_invokes_sized_from_the_warm_up(result):
     entry = _Timed(feed=lambda: None, invoke=lambda: calls.append(1), rounds=4)
     _run_rounds([entry], warmup=2, seed=0)
     assert entry.invokes_per_sample == MAX_INVOKES_PER_SAMPLE  # a no-op invoke is far below SAMPLE_US
-    assert len(calls) == 2 + 4 * (1 + MAX_INVOKES_PER_SAMPLE)  # warm-up, then per round: untimed + one sample
-    assert len(entry.samples_ns) == 4
+    assert len(calls) == 1 + 2 + 4 * (1 + MAX_INVOKES_PER_SAMPLE)  # first, warm-up, then per round: untimed + a sample
+    assert len(entry.samples_ns) == 4 and len(entry.warmup_ns) == 2 and entry.first_ns > 0
     table = result.table  # tiny real models take microseconds: several invokes fill a sample
     assert (table["invokes_per_sample"] > 1).all() and (table["invokes_per_sample"] <= MAX_INVOKES_PER_SAMPLE).all()
 
@@ -134,3 +134,37 @@ def test_cpu_features_name_the_vector_and_int8_dot_product_flags(result):
     assert cpu_features(graviton) == {"simd": ["asimd"], "int8_dot_product": ["asimddp", "i8mm"]}
     recorded = result.machine["cpu_features"]  # this host's, kept with the figures it explains
     assert recorded is None or set(recorded) == {"simd", "int8_dot_product"}
+
+
+def test_benchmark_model_fields_are_measured_per_variant(result):
+    """LiteRT benchmark_model's fields: init, first inference, warm-up average, average and std."""
+    table = result.table
+    for column in ["init_ms", "first_inference_us", "warmup_avg_us", "latency_avg_us", "latency_std_us"]:
+        assert np.all(np.isfinite(table[column])), column
+    assert np.all(table["init_ms"] > 0) and np.all(table["first_inference_us"] > 0)
+    assert np.all(table["latency_std_us"] >= 0)
+    # samples are means of back-to-back invokes: their average lies between the fastest and the p99
+    assert np.all(table["latency_avg_us"] > 0) and np.all(table["latency_avg_us"] <= table["latency_p99_us"] * 1.5)
+    row = json.loads(json.dumps(result.to_json()))["variants"][0]
+    assert {"init_ms", "first_inference_us", "warmup_avg_us", "latency_avg_us", "latency_std_us",
+            "peak_rss_delta_kib", "size_bytes"} <= set(row)
+    text = result.format()
+    for head in ("Init ms", "First us", "Warm-up us", "Avg us", "Std us", "Peak RSS KiB", "XNNPACK"):
+        assert head in text, head
+
+
+def test_thread_list_and_builtin_kernels_are_measured_and_said(tiny_variants):
+    from digitedge.benchmark import benchmark_threads, parse_thread_counts, results_json
+
+    assert parse_thread_counts("1,2,4") == [1, 2, 4]
+    for bad in ("0", "1,x", "", "2,2"):
+        with pytest.raises(DigitedgeError, match="--threads"):
+            parse_thread_counts(bad)
+    results = benchmark_threads(tiny_variants, [1, 2], runs=10, warmup=2, tflm_runs=0, measure_memory=False,
+                                xnnpack=False)
+    assert [r.threads for r in results] == [1, 2] and all(not r.xnnpack for r in results)
+    assert all((r.table["threads"] == r.threads).all() for r in results)
+    document = results_json(results)
+    assert [b["settings"]["threads"] for b in document["benchmarks"]] == [1, 2]
+    assert all("BUILTIN_WITHOUT_DEFAULT_DELEGATES" in b["settings"]["kernels"] for b in document["benchmarks"])
+    assert "BUILTIN_WITHOUT_DEFAULT_DELEGATES" in results[0].format()

@@ -53,7 +53,8 @@ def test_manifest_describes_the_run(quick_run):
     assert manifest["seed"] == 42 and len(manifest["data"]["checksum"]) == 64
     assert {"tensorflow", "tf-keras", "tensorflow-model-optimization"} <= set(manifest["versions"])
     board = set() if missing_tools() else {"board"}  # the board stage skips itself without the ARM toolchain
-    assert set(manifest["stages"]) == {"train", "optimize", "convert", "micro", "evaluate", "benchmark", "report"} | board
+    assert set(manifest["stages"]) == {"train", "optimize", "convert", "micro", "mobile", "evaluate", "benchmark",
+                                      "report"} | board
     assert manifest["stages"]["train"]["parameters"] <= 30_000
     assert RunDir(run).verify() == []
     assert "[train]" in (run / "config.toml").read_text()
@@ -72,7 +73,7 @@ def test_every_variant_is_converted_checked_and_reported(quick_run):
     for name in ("pruned_float32", "pruned_int8", "pruned_qat_int8"):
         assert convert[name]["weight_sparsity"] >= 0.74
     summary = pd.read_csv(run / "report" / "summary.csv")
-    assert set(VARIANTS) | {"keras_float"} <= set(summary["variant"])
+    assert set(VARIANTS) | {"keras_float", "mobile_uint8", "mobile_float16"} <= set(summary["variant"])
     html = (run / "report" / "report.html").read_text()
     assert "data:image/png;base64," in html and "src=\"http" not in html
 

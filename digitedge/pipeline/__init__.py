@@ -12,12 +12,12 @@ import time
 from pathlib import Path
 
 from digitedge.errors import DigitedgeError
-from digitedge.pipeline import benchmark, board, convert, evaluate, micro, optimize, report, train
+from digitedge.pipeline import benchmark, board, convert, evaluate, micro, mobile, optimize, report, train
 from digitedge.pipeline.context import Context, Stage, save_config
 from digitedge.rundir import RunDir
 
-STAGES: tuple[Stage, ...] = (train.STAGE, optimize.STAGE, convert.STAGE, micro.STAGE, evaluate.STAGE,
-                             benchmark.STAGE, board.STAGE, report.STAGE)
+STAGES: tuple[Stage, ...] = (train.STAGE, optimize.STAGE, convert.STAGE, micro.STAGE, mobile.STAGE,
+                             evaluate.STAGE, benchmark.STAGE, board.STAGE, report.STAGE)
 STAGE_NAMES = tuple(stage.name for stage in STAGES)
 
 

@@ -8,6 +8,7 @@ import pandas as pd
 from digitedge.pipeline.context import Context, Stage
 from digitedge.pipeline.convert import tflite_variants
 from digitedge.pipeline.evaluate import baseline_variants
+from digitedge.pipeline.mobile import mobile_variants
 from digitedge.rundir import RunDir
 
 LATENCY_COLUMNS = ["latency_median_us", "latency_p90_us", "speedup_vs_float32", "tflm_latency_median_us"]
@@ -19,23 +20,19 @@ def benchmark_options(context: Context) -> dict:
                 seed=config.seed)
 
 
+def run_variants(run: RunDir) -> dict[str, bytes]:
+    """Every .tflite the run times: the converted variants, the mobile files and the seed baseline."""
+    return {**tflite_variants(run), **mobile_variants(run), **baseline_variants(run)}
+
+
 def run_benchmark(context: Context) -> None:
     from digitedge.benchmark import benchmark_variants, save_benchmark
 
-    run = context.run
-    variants = {**tflite_variants(run), **baseline_variants(run)}
     with context.recording("benchmark") as facts:
-        result = benchmark_variants(variants, **benchmark_options(context))
-        save_benchmark(result, run.path("benchmark"))
+        result = benchmark_variants(run_variants(context.run), **benchmark_options(context))
+        save_benchmark(result, context.run.path("benchmark"))
         facts.update(overhead_median_us=result.overhead_median_us, machine=result.machine)
     context.echo(result.format())
-
-
-def benchmark_files(context: Context, model_files: list[str]) -> None:
-    """`digitedge benchmark --model FILE...`: any .tflite files, printed only, no run directory involved."""
-    from digitedge.benchmark import benchmark_files as time_files
-
-    context.echo(time_files(model_files, **benchmark_options(context)).format())
 
 
 def _summary(run: RunDir) -> pd.DataFrame:

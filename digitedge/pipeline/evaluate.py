@@ -7,6 +7,7 @@ import pandas as pd
 
 from digitedge.pipeline.context import Context, Stage, evaluation_set
 from digitedge.pipeline.convert import file_columns, tflite_variants
+from digitedge.pipeline.mobile import mobile_variants
 from digitedge.pipeline.train import load_float_model
 from digitedge.rundir import RunDir, sha256_file, write_bytes, write_text
 from digitedge.seed_baseline import SEED_FLOAT, seed_float_facts, seed_float_tflite
@@ -18,7 +19,7 @@ def run_evaluate(context: Context) -> None:
 
     run, seed_model = context.run, context.seed_model()
     images, labels = evaluation_set(context)
-    variants = tflite_variants(run)
+    variants = {**tflite_variants(run), **mobile_variants(run)}
     with context.recording("evaluate") as facts:
         seed_file = run.path("evaluate", f"{SEED_FLOAT}.tflite")
         seed_file.unlink(missing_ok=True)  # a baseline from an earlier config must not outlive it

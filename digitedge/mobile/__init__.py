@@ -1,0 +1,6 @@
+"""Mobile: .tflite files an Android or iOS developer drops into MediaPipe Tasks, Android Studio or LiteRT.
+
+RGB input (rgb.py), the `serving_default` signature (signature.py), TFLite metadata with packed
+labels (metadata.py), LiteRT's CompiledModel check (compiled.py), the guide (guide.py), all put
+together by build.build_mobile; phone.py runs MediaPipe's ImageClassifier in its own environment.
+"""
