@@ -67,7 +67,7 @@ def test_interrupted_run_resumes_from_the_next_stage(tmp_path, monkeypatch):
     assert "[micro] int8_qat" in out and "Report:" in out
     board = [] if missing_tools() else ["board"]  # the board stage skips itself without the ARM toolchain
     assert sorted(RunDir(run).read_manifest()["stages"]) == sorted(
-        ["train", "optimize", "convert", "micro", "evaluate", "benchmark", "report", *board])
+        ["train", "optimize", "convert", "micro", "mobile", "evaluate", "benchmark", "report", *board])
     assert run_cli("verify", run)[0] == 0
     code, out, _ = run_cli(*command)  # a third time: nothing left to do
     assert code == 0 and "[report] already done" in out
