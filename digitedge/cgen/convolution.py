@@ -7,7 +7,9 @@ hold the input zero point, so input_offset * sum(filter) folds into the bias), t
   four) so one 32-bit load, SXTB16 and SXTB16 ROR 8 give the halfword pairs (w0 w1) and (w2 w3)
   that two SMLADs multiply with the window's (x0 x1) and (x2 x3) words.
 - CGEN_MVE (Cortex-M55): four output channels per pass, VMLADAVA.S8 over 16 taps at a time, the
-  tail zero-predicated.
+  tail zero-predicated. A fused pool whose window's conv pixels all read one input patch of at most
+  16 bytes (a 3x3 conv + 2x2 pool on one channel: 4x4) skips the windows: the patch is one vector,
+  each (channel, conv pixel) one VMLADAV.S8 against its kernel placed in a 16-byte row.
 - plain C99 (Cortex-M0/M3, the host): the readable reference, one dot product per channel.
 A layer whose weights are smaller as a bitmask + nonzero values (pruned models) uses that form on
 every path and multiplies only the nonzero weights.
