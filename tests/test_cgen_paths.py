@@ -42,6 +42,11 @@ CASES = {
     "pool1x2_fused": lambda: conv_model(28, in_shape=(6, 7, 4), filters=3, pool=dict(window=(1, 2))),
     "pool2x2_same_fused_odd_edges": lambda: conv_model(29, in_shape=(7, 7, 3), filters=9, input_zero_point=-128,
                                                        pool=dict(window=(2, 2), padding="SAME")),
+    # one input channel: each pool window's conv pixels read one input patch of 16 (4x4) or 12 (3x4) bytes
+    "pool2x2_fused_one_channel_patch_relu": lambda: conv_model(35, in_shape=(9, 10, 1), filters=6,
+                                                               activation="RELU", pool=dict(window=(2, 2))),
+    "pool1x2_fused_one_channel_12_byte_patch": lambda: conv_model(36, in_shape=(6, 7, 1), filters=5,
+                                                                  input_zero_point=-128, pool=dict(window=(1, 2))),
     # sparse: pruned with an all-zero output channel (fused pool), dense when sparse would be larger
     "sparse_conv_zero_channel_fused": lambda: conv_model(30, in_shape=(8, 8, 6), filters=7, zero_fraction=0.8,
                                                          zero_channels=(2,), pool=dict(window=(2, 2))),
@@ -82,6 +87,8 @@ def test_the_cases_exercise_fusion_and_both_weight_forms():
     assert "_mask[" in sources["sparse_conv_zero_channel_fused"] and "_mask[" in sources["sparse_fully_connected"]
     assert "_mask[" not in sources["sparse_would_be_larger_conv"]
     assert "_mask[" not in sources["conv_odd_channels_input_zp_min"]
+    patched = sorted(name for name, source in sources.items() if "_patch_filter[" in source)
+    assert patched == ["pool1x2_fused_one_channel_12_byte_patch", "pool2x2_fused_one_channel_patch_relu"]
     fused = [name for name in CASES if any(isinstance(layer, ConvPool)
                                            for layer in fuse_pools(parse_model(_case(name)[0])).layers)]
     assert sorted(fused) == sorted(name for name in CASES if "fused" in name)

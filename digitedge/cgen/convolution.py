@@ -7,7 +7,9 @@ hold the input zero point, so input_offset * sum(filter) folds into the bias), t
   four) so one 32-bit load, SXTB16 and SXTB16 ROR 8 give the halfword pairs (w0 w1) and (w2 w3)
   that two SMLADs multiply with the window's (x0 x1) and (x2 x3) words.
 - CGEN_MVE (Cortex-M55): four output channels per pass, VMLADAVA.S8 over 16 taps at a time, the
-  tail zero-predicated.
+  tail zero-predicated. A fused pool whose window's conv pixels all read one input patch of at most
+  16 bytes (a 3x3 conv + 2x2 pool on one channel: 4x4) skips the windows: the patch is one vector,
+  each (channel, conv pixel) one VMLADAV.S8 against its kernel placed in a 16-byte row.
 - plain C99 (Cortex-M0/M3, the host): the readable reference, one dot product per channel.
 A layer whose weights are smaller as a bitmask + nonzero values (pruned models) uses that form on
 every path and multiplies only the nonzero weights.
@@ -65,6 +67,37 @@ def dsp_order(filter_rows: np.ndarray) -> np.ndarray:
     return padded.reshape(count, -1, 4)[:, :, [0, 2, 1, 3]].reshape(count, -1)
 
 
+def _patch_shape(conv: Conv, pool) -> tuple[int, int]:
+    """Input rows and columns one pool window's conv pixels read (stride-1 convolution)."""
+    (kernel_h, kernel_w), (window_h, window_w) = conv.filter.shape[1:3], pool.window
+    return kernel_h + window_h - 1, kernel_w + window_w - 1
+
+
+def patch_fits(conv: Conv, pool) -> bool:
+    """MVE: a fused pool whose every window's conv pixels read one input patch of at most 16 bytes
+    (conv1 of a one-channel image): one vector load then serves the whole pool window."""
+    if pool is None or pool.padding_name != "VALID" or conv.padding != (0, 0):
+        return False
+    if conv.stride != (1, 1) or conv.dilation != (1, 1):
+        return False
+    patch_h, patch_w = _patch_shape(conv, pool)
+    return patch_h * patch_w * conv.in_shape[2] <= 16
+
+
+def patch_order(conv: Conv, pool) -> np.ndarray:
+    """(channel, conv pixel dy dx of the pool window) rows of 16: filter[c] at offset (dy, dx) of the patch."""
+    (kernel_h, kernel_w), (window_h, window_w) = conv.filter.shape[1:3], pool.window
+    patch_h, patch_w = _patch_shape(conv, pool)
+    in_c, out_c = conv.in_shape[2], conv.out_shape[2]
+    placed = np.zeros((out_c, window_h, window_w, patch_h, patch_w, in_c), dtype=np.int8)
+    for dy in range(window_h):
+        for dx in range(window_w):
+            placed[:, dy, dx, dy:dy + kernel_h, dx:dx + kernel_w, :] = conv.filter
+    rows16 = np.zeros((out_c * window_h * window_w, 16), dtype=np.int8)
+    rows16[:, :patch_h * patch_w * in_c] = placed.reshape(out_c * window_h * window_w, -1)
+    return rows16.reshape(-1)
+
+
 def emit(layer: Conv | ConvPool, function: str, scratch_offset: int) -> str:
     """The layer's constants, window gather, per-path kernels and `function(input, output)`."""
     conv, pool = _parts(layer)
@@ -73,6 +106,7 @@ def emit(layer: Conv | ConvPool, function: str, scratch_offset: int) -> str:
     bias = conv.bias.astype(np.int64) if conv.bias is not None else np.zeros(out_c, np.int64)
     folded = checked_int32(bias + conv.input_offset * filter_rows.astype(np.int64).sum(1), function)
     sparse = sparse_if_smaller(filter_rows)
+    patch = sparse is None and patch_fits(conv, pool)
     text = [describe(conv, function)]
     if pool is not None:
         text.append(f"/*   fused {pool.op} {pool.window[0]}x{pool.window[1]}, stride {pool.stride[0]}x"
@@ -83,6 +117,13 @@ def emit(layer: Conv | ConvPool, function: str, scratch_offset: int) -> str:
                  f"{sparse.nbytes} B instead of {filter_rows.size} B */\n",
                  array("uint32_t", f"{function}_mask", sparse.masks, 8),
                  array("int8_t", f"{function}_values", sparse.values, 24)]
+    elif patch:
+        text += ["#if CGEN_MVE\n/* one 16-byte row per (channel, conv pixel of the pool window): the kernel placed at\n"
+                 " * that pixel's offset in the input patch, zeros elsewhere */\n",
+                 array("int8_t", f"{function}_patch_filter", patch_order(conv, pool), 24),
+                 "#elif CGEN_DSP\n/* groups of four taps stored w0 w2 w1 w3, rows padded to a multiple of 4 */\n",
+                 array("int8_t", f"{function}_filter", dsp_order(filter_rows), 24), "#else\n",
+                 array("int8_t", f"{function}_filter", filter_rows, 24), "#endif\n"]
     else:
         text += ["#if CGEN_DSP\n/* groups of four taps stored w0 w2 w1 w3, rows padded to a multiple of 4 */\n",
                  array("int8_t", f"{function}_filter", dsp_order(filter_rows), 24), "#else\n",
@@ -95,11 +136,15 @@ def emit(layer: Conv | ConvPool, function: str, scratch_offset: int) -> str:
         text += [_window(conv, function, "int8_t"), _sparse_pair(conv, pool, function, sparse.masks.shape[1]),
                  _driver(conv, pool, function, scratch_offset, best, pair=True, tap="int8_t")]
     else:
+        if patch:
+            text += ["#if CGEN_MVE\n", _mve_patch(conv, pool, function, scratch_offset), "#else\n"]
         text += ["#if CGEN_DSP\n", _window(conv, function, "int16_t"), _dsp_pair(conv, pool, function),
                  _driver(conv, pool, function, scratch_offset, best, pair=True, tap="int16_t"), "#else\n",
                  _window(conv, function, "int8_t"), "#if CGEN_MVE\n", _mve_pixel(conv, function), "#else\n",
                  _plain_pixel(conv, function), "#endif\n",
                  _driver(conv, pool, function, scratch_offset, best, pair=False), "#endif\n"]
+        if patch:
+            text.append("#endif\n")
     return "".join(text)
 
 
@@ -433,6 +478,44 @@ static NOINLINE void {function}_pixel(const int8_t *window, int32_t *best, int8_
     for (c = 0; c < {out_c - out_c % 4}; c += 4, filter += {4 * taps}) {{
 {block(4)}    }}
 {rest}}}
+"""
+
+
+def _mve_patch(conv: Conv, pool, function: str, patch_offset: int) -> str:
+    """Per pooled pixel: its input patch in one vector, one VMLADAV.S8 per (channel, conv pixel), the max
+    in registers, one requantization (bias added after the max: max(a + b, c + b) = max(a, c) + b)."""
+    in_w, in_c = conv.in_shape[1], conv.in_shape[2]
+    out_c = conv.out_shape[2]
+    patch_h, patch_w = _patch_shape(conv, pool)
+    pool_h, pool_w, _ = pool.out_shape
+    positions = pool.window[0] * pool.window[1]
+    row, size = patch_w * in_c, patch_h * patch_w * in_c
+    copies = "\n".join(f"            memcpy(patch + {r * row}, source + {r * in_w * in_c}, {row});"
+                       for r in range(patch_h))
+    load = "vldrbq_s8(patch)" if size == 16 else f"vldrbq_z_s8(patch, vctp8q({size}))"
+    dots = "\n".join(f"                acc = vmladavq_s8(x, vldrbq_s8(f + {16 * p}));\n"
+                     f"                best = acc > best ? acc : best;" for p in range(1, positions))
+    return f"""
+static NOINLINE void {function}(const int8_t *input, int8_t *output)
+{{
+    int8_t *patch = arena.bytes + {patch_offset};
+    int8_t *out = output;
+    int pool_y, pool_x, c;
+    for (pool_y = 0; pool_y < {pool_h}; ++pool_y) {{
+        for (pool_x = 0; pool_x < {pool_w}; ++pool_x, out += {out_c}) {{
+            const int8_t *source = input + (pool_y * {pool.stride[0] * in_w} + pool_x * {pool.stride[1]}) * {in_c};
+            const int8_t *f = {function}_patch_filter;
+            int8x16_t x;
+{copies}
+            x = {load};
+            for (c = 0; c < {out_c}; ++c, f += {16 * positions}) {{
+                int32_t acc, best = vmladavq_s8(x, vldrbq_s8(f));
+{dots}
+                {function}_finish((int32_t *)0, out, POOL_FIRST | POOL_LAST, c, best + {function}_bias[c]);
+            }}
+        }}
+    }}
+}}
 """
 
 
