@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import time
 from pathlib import Path
@@ -51,7 +50,6 @@ def _fresh_checkpoint(folder: Path, stage_fingerprint: str) -> Path:
 
 def run_train(context: Context) -> None:
     start_run(context)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from digitedge.data import normalize
     from digitedge.model import build_model
     from digitedge.modelio import save_keras_model
