@@ -180,8 +180,8 @@ def export(run_dir, int8, all_variants, mobile, variant, out_dir, target, firmwa
         if firmware_dir is not None:
             from digitedge.micro.sketch import write_firmware_folder
 
-            tflite_bytes = next(path.read_bytes() for path in written if path.suffix == ".tflite")
-            sources = {path.name: path.read_text() for path in written if path.suffix != ".tflite"}
+            tflite_bytes = written[f"{deployed}.tflite"]
+            sources = {name: data.decode() for name, data in written.items() if not name.endswith(".tflite")}
             for path in write_firmware_folder(sources, tflite_bytes, firmware_dir):
                 click.echo(f"[export] {path} ({path.stat().st_size:,} bytes)")
     record_export(context, out)

@@ -125,15 +125,15 @@ def export_files(context: Context, variant: str, micro_facts: dict | None = None
     return {f"{variant}.tflite": model.data, **{name: text.encode() for name, text in files.items()}}
 
 
-def write_export(context: Context, variant: str, out_dir: Path) -> list[Path]:
-    """`digitedge export --int8`: the deployable model and its header files, all or none."""
-    paths = write_files(export_files(context, variant), out_dir)
-    for path in paths:
+def write_export(context: Context, variant: str, out_dir: Path) -> dict[str, bytes]:
+    """`digitedge export --int8`: the deployable model and its header files, all or none; returns what it wrote."""
+    files = export_files(context, variant)
+    for path in write_files(files, out_dir):
         context.echo(f"[export] {path} ({path.stat().st_size:,} bytes)")
     arena = context.stage_facts("micro")[variant]["arena"]
     context.echo(f"[export] kTensorArenaSize = {arena['arena_bytes']:,} bytes (measured minimum "
                  f"{arena['minimum_bytes']:,} + {context.config.export.arena_margin:.0%} margin)")
-    return paths
+    return files
 
 
 def _summary(run: RunDir) -> pd.DataFrame:
