@@ -63,17 +63,12 @@ def model_metadata(facts: ModelFacts, *, float_input: bool) -> ModelMetadata:
                          author=facts.author, license=facts.license, min_parser_version=MIN_PARSER_VERSION)
 
 
-def metadata_buffer(facts: ModelFacts, *, float_input: bool) -> bytes:
-    """The metadata flatbuffer model_metadata describes."""
-    return write_metadata(model_metadata(facts, float_input=float_input))
-
-
 def labels_text() -> str:
     return "\n".join(LABELS) + "\n"
 
 
-def with_metadata(tflite_bytes: bytes, metadata: bytes, label: str = "model") -> bytes:
-    """`tflite_bytes` with `metadata` as its TFLITE_METADATA buffer and labels.txt packed after it."""
+def with_metadata(tflite_bytes: bytes, metadata: ModelMetadata, label: str = "model") -> bytes:
+    """`tflite_bytes` with `metadata` written as its TFLITE_METADATA buffer and labels.txt packed after it."""
     from tensorflow.lite.python import schema_py_generated as schema
     from tensorflow.lite.tools import flatbuffer_utils
 
@@ -81,7 +76,7 @@ def with_metadata(tflite_bytes: bytes, metadata: bytes, label: str = "model") ->
     if any(entry.name in (METADATA_NAME, METADATA_NAME.encode()) for entry in model.metadata or []):
         raise DigitedgeError(f"{label} already has TFLite metadata")
     model.buffers.append(schema.BufferT())
-    model.buffers[-1].data = np.frombuffer(metadata, dtype=np.uint8)
+    model.buffers[-1].data = np.frombuffer(write_metadata(metadata), dtype=np.uint8)
     entry = schema.MetadataT()
     entry.name, entry.buffer = METADATA_NAME, len(model.buffers) - 1
     model.metadata = [*(model.metadata or []), entry]
