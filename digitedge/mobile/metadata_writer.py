@@ -191,6 +191,8 @@ def write_metadata(metadata: ModelMetadata) -> bytes:
 
 
 def _write_table(builder: flatbuffers.Builder, table) -> int:
+    """One table as flatc's object API lays it out: its strings, vectors and child tables first, then its
+    fields, both in slot order; fields left at their default are not stored."""
     fields = sorted(dataclasses.fields(table), key=lambda field: table.FIELDS[field.name])
     present = [(table.FIELDS[field.name], getattr(table, field.name)) for field in fields]
     present = [(slot, value) for slot, value in present if value is not None and value != ()]
