@@ -152,5 +152,6 @@ def test_mediapipe_schema_module_reads_back_every_field_written(name, phone, mob
     assert scores["name"] == "probabilities" and scores["stats"] == {"min": [0.0], "max": [1.0]}
     assert scores["content"] == {"content_properties_type": numbers["ContentProperties"]["FeatureProperties"],
                                  "content_properties": {}}
-    assert scores["associated_files"] == [{"name": "labels.txt", "description": "The digit each score is for, one per line",
+    assert scores["associated_files"] == [{"name": "labels.txt",
+                                           "description": "The digit each score is for, one per line",
                                            "type": numbers["AssociatedFileType"]["TENSOR_AXIS_LABELS"]}]

@@ -26,7 +26,7 @@ ENUMS = ("AssociatedFileType", "ColorSpaceType", "ContentProperties", "ProcessUn
 
 
 def schema_name(attribute: str) -> str:
-    """The generated object API's camelCase attribute as the .fbs field name (`minParserVersion` -> `min_parser_version`)."""
+    """The generated object API's attribute as the .fbs field name: `minParserVersion` -> `min_parser_version`."""
     return re.sub(r"(?<!^)([A-Z])", r"_\1", attribute).lower()
 
 
