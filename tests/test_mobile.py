@@ -1,5 +1,6 @@
-"""The mobile files of a tiny CNN: RGB input, dtypes, signature, metadata read back field by field,
-CompiledModel parity, and the checks that refuse a rewrite that changes outputs."""
+"""The mobile files of a tiny CNN: RGB input, dtypes, signature, the metadata they carry, CompiledModel
+parity, and the checks that refuse a rewrite that changes outputs. (mediapipe's own schema module reads
+the metadata back field by field in test_mobile_mediapipe.py.)"""
 
 from __future__ import annotations
 
@@ -15,9 +16,10 @@ from digitedge.config import ModelConfig, OptimizeConfig
 from digitedge.convert import convert_all, litert_outputs, representative_images
 from digitedge.errors import DigitedgeError
 from digitedge.evaluate import tflite_probabilities
-from digitedge.mobile import metadata_schema_py_generated as meta
-from digitedge.mobile.build import build_mobile
-from digitedge.mobile.metadata import LABELS, METADATA_NAME, read_metadata
+from digitedge.mobile.build import build_mobile, mobile_metadata
+from digitedge.mobile.metadata import LABELS, METADATA_NAME, with_metadata
+from digitedge.mobile.metadata_writer import (AssociatedFileType, ColorSpaceType, FeatureProperties, ImageProperties,
+                                              NormalizationOptions, write_metadata)
 from digitedge.mobile.signature import signature_names, with_signature
 from digitedge.model import build_model
 from digitedge.optimize import train_qat
@@ -104,49 +106,57 @@ def test_signature_runner_answers_as_the_interpreter(built, test_set):
     assert np.array_equal(runner(image=image)["probabilities"][0], litert_outputs(data, _normalized(test_set[0][:1]))[0])
 
 
-@pytest.mark.parametrize("name, float_input", [("mobile_uint8", False), ("mobile_float16", True)])
-def test_metadata_reads_back_field_by_field(built, name, float_input):
-    data = built.variants[name]
-    assert data[4:8] == b"TFL3"
-    table, packed = read_metadata(data)
-    assert table.name.decode() == f"digitedge {name}"
-    assert table.version.decode() == "digitedge 9.9.9, run tiny"
-    assert table.author.decode() == "digitedge" and b"MNIST" in table.license and table.description
-    assert table.minParserVersion.decode() == "1.0.0"
-    (subgraph,) = table.subgraphMetadata
-    (image,), (scores,) = subgraph.inputTensorMetadata, subgraph.outputTensorMetadata
-    assert image.name.decode() == "image"
-    assert image.content.contentPropertiesType == meta.ContentProperties.ImageProperties
-    assert image.content.contentProperties.colorSpace == meta.ColorSpaceType.RGB
-    if float_input:
-        (unit,) = image.processUnits
-        assert unit.optionsType == meta.ProcessUnitOptions.NormalizationOptions
-        assert list(unit.options.mean) == [0.0] and list(unit.options.std) == [255.0]
-    else:
-        assert not image.processUnits
-        assert list(image.stats.min) == [0.0] and list(image.stats.max) == [255.0]
-    assert scores.name.decode() == "probabilities"
-    assert list(scores.stats.min) == [0.0] and list(scores.stats.max) == [1.0]
-    (labels,) = scores.associatedFiles
-    assert labels.name.decode() == "labels.txt" and labels.type == meta.AssociatedFileType.TENSOR_AXIS_LABELS
-    assert packed == {"labels.txt": "".join(f"{d}\n" for d in LABELS).encode()}
-
-
-def test_metadata_buffer_has_its_identifier_and_name(built):
+def _metadata_buffer(tflite_bytes: bytes) -> bytes:
     from tensorflow.lite.python import schema_py_generated as schema
 
-    model = schema.Model.GetRootAs(built.variants["mobile_uint8"], 0)
+    model = schema.Model.GetRootAs(tflite_bytes, 0)
     names = [model.Metadata(i).Name() for i in range(model.MetadataLength())]
     assert names == [METADATA_NAME.encode()]
-    buffer = model.Buffers(model.Metadata(0).Buffer()).DataAsNumpy().tobytes()
+    return model.Buffers(model.Metadata(0).Buffer()).DataAsNumpy().tobytes()
+
+
+@pytest.mark.parametrize("name", ["mobile_uint8", "mobile_float16"])
+def test_each_file_carries_its_metadata_with_the_schema_identifier(built, name):
+    assert built.variants[name][4:8] == b"TFL3"
+    buffer = _metadata_buffer(built.variants[name])
     assert buffer[4:8] == b"M001"
+    assert buffer == write_metadata(mobile_metadata(name, "9.9.9", "tiny"))
+
+
+@pytest.mark.parametrize("name, float_input", [("mobile_uint8", False), ("mobile_float16", True)])
+def test_metadata_says_what_an_app_needs(name, float_input):
+    metadata = mobile_metadata(name, "9.9.9", "tiny")
+    assert metadata.name == f"digitedge {name}" and metadata.version == "digitedge 9.9.9, run tiny"
+    assert metadata.author == "digitedge" and "MNIST" in metadata.license and metadata.description
+    assert metadata.min_parser_version == "1.0.0"
+    (subgraph,) = metadata.subgraph_metadata
+    (image,), (scores,) = subgraph.input_tensor_metadata, subgraph.output_tensor_metadata
+    assert image.name == "image" and image.content.content_properties == ImageProperties(ColorSpaceType.RGB)
+    if float_input:  # MediaPipe refuses a float input without it
+        (unit,) = image.process_units
+        assert unit.options == NormalizationOptions(mean=(0.0,), std=(255.0,))
+        assert image.stats.min == (0.0,) and image.stats.max == (1.0,)
+    else:
+        assert image.process_units == ()
+        assert image.stats.min == (0.0,) and image.stats.max == (255.0,)
+    assert scores.name == "probabilities" and scores.content.content_properties == FeatureProperties()
+    assert scores.stats.min == (0.0,) and scores.stats.max == (1.0,)
+    (labels,) = scores.associated_files
+    assert labels.name == "labels.txt" and labels.type == AssociatedFileType.TENSOR_AXIS_LABELS
+
+
+def test_metadata_is_added_once(built):
+    with pytest.raises(DigitedgeError, match="mobile_uint8 already has TFLite metadata"):
+        with_metadata(built.variants["mobile_uint8"], mobile_metadata("mobile_uint8", "0", "x"), "mobile_uint8")
 
 
 def test_labels_are_a_zip_after_the_flatbuffer(built):
     data = built.variants["mobile_uint8"]
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         (info,) = archive.infolist()
+        packed = archive.read(info)
     assert info.filename == "labels.txt" and info.compress_type == zipfile.ZIP_STORED
+    assert packed == "".join(f"{digit}\n" for digit in LABELS).encode()
     assert data.index(b"PK\x03\x04") > 0.9 * (len(data) - 200)  # at the end, after the model
 
 

@@ -18,7 +18,8 @@ from digitedge.errors import DigitedgeError
 from digitedge.evaluate import quantize_input, scale_images, tflite_probabilities
 from digitedge.mobile.compiled import compare_compiled_model
 from digitedge.mobile.guide import mobile_guide
-from digitedge.mobile.metadata import LABELS_FILE, ModelFacts, labels_text, metadata_buffer, with_metadata
+from digitedge.mobile.metadata import LABELS_FILE, ModelFacts, labels_text, model_metadata, with_metadata
+from digitedge.mobile.metadata_writer import ModelMetadata
 from digitedge.mobile.rgb import SOURCES, convert_mobile
 from digitedge.mobile.signature import add_signature
 
@@ -29,6 +30,13 @@ DESCRIPTIONS = {
                       "(NormalizationOptions mean 0, std 255), float32 scores out; for the GPU delegate.",
 }
 LICENSE = "Trained on MNIST (Yann LeCun, Corinna Cortes, Christopher J.C. Burges), CC BY-SA 3.0"
+
+
+def mobile_metadata(name: str, version: str, run_name: str) -> ModelMetadata:
+    """The metadata of mobile file `name` (a key of DESCRIPTIONS) made by digitedge `version` in `run_name`."""
+    facts = ModelFacts(name=f"digitedge {name}", description=DESCRIPTIONS[name],
+                       version=f"digitedge {version}, run {run_name}", author="digitedge", license=LICENSE)
+    return model_metadata(facts, float_input=name != "mobile_uint8")
 
 
 def same_outputs(steps: dict[str, bytes], images: np.ndarray, label: str) -> np.ndarray:
@@ -69,10 +77,7 @@ def build_mobile(models: Mapping[str, object], representative: np.ndarray, test_
         converted = convert_mobile(name, models[source], representative)
         stripped = strip_strings(converted, normalized[:100], name)
         named = add_signature(stripped, name)
-        model_facts = ModelFacts(name=f"digitedge {name}", description=DESCRIPTIONS[name],
-                                 version=f"digitedge {version}, run {run_name}", author="digitedge",
-                                 license=LICENSE)
-        finished = with_metadata(named, metadata_buffer(model_facts, float_input=name != "mobile_uint8"), name)
+        finished = with_metadata(named, mobile_metadata(name, version, run_name), name)
         probabilities = same_outputs({"converted": converted, "finished": finished}, test_images, name)
         accuracy = float(np.mean(probabilities.argmax(1) == test_labels))
         detail = Interpreter(model_content=finished).get_input_details()[0]

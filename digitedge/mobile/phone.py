@@ -5,7 +5,8 @@ absl-py ~= 1.2, so mediapipe cannot be installed beside digitedge. It gets a vir
 of its own, made on demand with `python -m venv` and pip from PyPI with the pinned
 mediapipe-requirements.txt shipped in this package, in a cache folder (DIGITEDGE_MEDIAPIPE_ENV,
 else ~/.cache/digitedge/mediapipe-<hash of the requirements>). The classifier runs there in a
-subprocess with a timeout: MediaPipe can hang after repeated graph errors in one process.
+subprocess with a timeout: MediaPipe can hang after repeated graph errors in one process. So does
+mediapipe's own metadata schema module, which reads back the metadata digitedge writes.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from digitedge.errors import DigitedgeError
 ENV_VARIABLE = "DIGITEDGE_MEDIAPIPE_ENV"
 READY = "digitedge-ready"  # written last: a folder without it is a half-made environment
 CREATE_TIMEOUT_S = 900
-CLASSIFY_TIMEOUT_S = 300
+CLIENT_TIMEOUT_S = 300
 
 
 def requirements_text() -> str:
@@ -98,25 +99,30 @@ class MediaPipeAnswers:
         return sorted(set(self.top_names))
 
 
-def classify_with_mediapipe(model_path: str | Path, images: np.ndarray, python: Path | None = None,
-                            timeout_s: float = CLASSIFY_TIMEOUT_S) -> MediaPipeAnswers:
-    """MediaPipe's ImageClassifier on `images` (uint8 N x 28 x 28 gray, given as RGB), in a subprocess."""
+def _run_client(script: str, arguments: list[str], client: str, model_path: str | Path, python: Path | None,
+                timeout_s: float) -> dict:
+    """The JSON one of this package's MediaPipe-side scripts prints; DigitedgeError in one line if it fails."""
     python = python or mediapipe_python()
-    script = resources.files("digitedge.mobile").joinpath("mediapipe_classify.py")
+    path = resources.files("digitedge.mobile").joinpath(script)
+    try:
+        done = subprocess.run([str(python), str(path), *arguments], capture_output=True, text=True,
+                              timeout=timeout_s, env={**os.environ, "GLOG_minloglevel": "2"})
+    except subprocess.TimeoutExpired:
+        raise DigitedgeError(f"{client} gave no answer on {model_path} within {timeout_s:.0f} s") from None
+    if done.returncode != 0:
+        lines = done.stderr.strip().splitlines()
+        raise DigitedgeError(f"{client} refused {model_path}: {lines[-1] if lines else done.returncode}")
+    return json.loads(done.stdout)
+
+
+def classify_with_mediapipe(model_path: str | Path, images: np.ndarray, python: Path | None = None,
+                            timeout_s: float = CLIENT_TIMEOUT_S) -> MediaPipeAnswers:
+    """MediaPipe's ImageClassifier on `images` (uint8 N x 28 x 28 gray, given as RGB), in a subprocess."""
     with tempfile.TemporaryDirectory(prefix="digitedge-mediapipe-") as folder:
         images_path = Path(folder) / "images.npy"
         np.save(images_path, np.asarray(images, np.uint8))
-        try:
-            done = subprocess.run([str(python), str(script), str(model_path), str(images_path)],
-                                  capture_output=True, text=True, timeout=timeout_s,
-                                  env={**os.environ, "GLOG_minloglevel": "2"})
-        except subprocess.TimeoutExpired:
-            raise DigitedgeError(f"MediaPipe's ImageClassifier gave no answer on {model_path} "
-                                 f"within {timeout_s:.0f} s") from None
-    if done.returncode != 0:
-        lines = done.stderr.strip().splitlines()
-        raise DigitedgeError(f"MediaPipe's ImageClassifier refused {model_path}: {lines[-1] if lines else done.returncode}")
-    result = json.loads(done.stdout)
+        result = _run_client("mediapipe_classify.py", [str(model_path), str(images_path)],
+                             "MediaPipe's ImageClassifier", model_path, python, timeout_s)
     answers = result["answers"]
     scores = np.zeros((len(answers), 10), np.float32)
     for row, categories in zip(scores, answers):
@@ -124,6 +130,13 @@ def classify_with_mediapipe(model_path: str | Path, images: np.ndarray, python: 
             row[index] = score
     return MediaPipeAnswers(result["mediapipe"], np.array([a[0][0] for a in answers]),
                             [a[0][1] for a in answers], scores)
+
+
+def read_metadata_with_mediapipe(model_path: str | Path, python: Path | None = None,
+                                 timeout_s: float = CLIENT_TIMEOUT_S) -> dict:
+    """The model's TFLite metadata as mediapipe's own schema module reads it (see mediapipe_metadata.py)."""
+    return _run_client("mediapipe_metadata.py", [str(model_path)], "MediaPipe's metadata schema module",
+                       model_path, python, timeout_s)
 
 
 if __name__ == "__main__":  # `python -m digitedge.mobile.phone`: make the environment now (CI does, before the tests)
