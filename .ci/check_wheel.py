@@ -2,10 +2,11 @@
 
 Run with the Python of a fresh virtual environment holding the wheel (no -e), from any folder:
     python .ci/check_wheel.py WORK_DIR
-It checks digitedge and firmware_export import from that environment's site-packages, then, in WORK_DIR (outside the
-checkout): a quick run on a training subset, `firmware run --qemu`, `export --int8 --firmware`,
-`make` of the packaged host_check on that folder, and `serve`'s page; that none of them printed
-TensorFlow's failure-looking log lines, and none wrote a file into the installed packages.
+It checks digitedge and firmware_export import from that environment's site-packages, then, in
+WORK_DIR (outside the checkout): a quick run on a training subset (opening with the MNIST source
+line), `firmware run --qemu`, `export --int8 --firmware`, `make` of the packaged host_check on that
+folder, and `serve`'s page; that none of them printed TensorFlow's or LiteRT's failure-looking log
+lines, and none wrote a file into the installed packages.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-FAILURE_LOOKING = ("E0000", "cuInit", "oneDNN", "absl::InitializeLog")  # TensorFlow lines digitedge filters out
+# TensorFlow's and LiteRT's lines digitedge filters out (LiteRT's at exit, from C++ destructors)
+FAILURE_LOOKING = ("E0000", "cuInit", "oneDNN", "absl::InitializeLog", "DestroyAccelerator")
 SKETCH_FILES = {"sketch.ino", "model_data.cpp", "model_data.h", "model_ops.h", "sample_digits.h", "platformio.ini",
                 "model.tflite"}
 
@@ -80,7 +82,9 @@ def main() -> None:
     before = {package: package_files(package) for package in packages}
 
     run, sketch = work / "run", work / "sketch"
-    step(digitedge_cli, "run", "--quick", "--out", run, cwd=work)
+    first_line = step(digitedge_cli, "run", "--quick", "--out", run, cwd=work).splitlines()[0]
+    if not re.match(r"MNIST: .+, sha256:[0-9a-f]{64}", first_line):
+        sys.exit(f"FAILED: run --quick did not open with the MNIST source line: {first_line!r}")
     qemu = step(digitedge_cli, "firmware", "run", "--qemu", "--run", run, "--images", "20", cwd=work)
     if "20/20 bit-exact" not in qemu or "MISMATCH" in qemu:
         sys.exit("FAILED: firmware run --qemu did not report 20/20 bit-exact outputs")
