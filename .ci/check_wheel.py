@@ -2,10 +2,11 @@
 
 Run with the Python of a fresh virtual environment holding the wheel (no -e), from any folder:
     python .ci/check_wheel.py WORK_DIR
-It checks digitedge imports from that environment's site-packages, then, in WORK_DIR (outside the
-checkout): a quick run on a training subset, `firmware run --qemu`, `export --int8 --firmware`,
-`make` of the packaged host_check on that folder, and `serve`'s page; that none of them printed
-TensorFlow's failure-looking log lines, and none wrote a file into the installed package.
+It checks digitedge and firmware_export import from that environment's site-packages, then, in
+WORK_DIR (outside the checkout): a quick run on a training subset (opening with the MNIST source
+line), `firmware run --qemu`, `export --int8 --firmware`, `make` of the packaged host_check on that
+folder, and `serve`'s page; that none of them printed TensorFlow's or LiteRT's failure-looking log
+lines, and none wrote a file into the installed packages.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-FAILURE_LOOKING = ("E0000", "cuInit", "oneDNN", "absl::InitializeLog")  # TensorFlow lines digitedge filters out
+# TensorFlow's and LiteRT's lines digitedge filters out (LiteRT's at exit, from C++ destructors)
+FAILURE_LOOKING = ("E0000", "cuInit", "oneDNN", "absl::InitializeLog", "DestroyAccelerator")
 SKETCH_FILES = {"sketch.ino", "model_data.cpp", "model_data.h", "model_ops.h", "sample_digits.h", "platformio.ini",
                 "model.tflite"}
 
@@ -68,17 +70,21 @@ def main() -> None:
     work = Path(sys.argv[1]).resolve()
     work.mkdir(parents=True, exist_ok=True)
     import digitedge
-    from digitedge.firmware import HOST_CHECK_DIR
+    import firmware_export
+    from firmware_export import HOST_CHECK_DIR
 
-    package = Path(digitedge.__file__).resolve().parent
+    packages = [Path(module.__file__).resolve().parent for module in (digitedge, firmware_export)]
     site_packages = Path(sysconfig.get_paths()["purelib"]).resolve()
-    if not package.is_relative_to(site_packages):
-        sys.exit(f"FAILED: digitedge imports from {package}, not from this environment's {site_packages}")
+    for package in packages:
+        if not package.is_relative_to(site_packages):
+            sys.exit(f"FAILED: {package.name} imports from {package}, not from this environment's {site_packages}")
     digitedge_cli = Path(sys.executable).parent / "digitedge"
-    before = package_files(package)
+    before = {package: package_files(package) for package in packages}
 
     run, sketch = work / "run", work / "sketch"
-    step(digitedge_cli, "run", "--quick", "--out", run, cwd=work)
+    first_line = step(digitedge_cli, "run", "--quick", "--out", run, cwd=work).splitlines()[0]
+    if not re.match(r"MNIST: .+, sha256:[0-9a-f]{64}", first_line):
+        sys.exit(f"FAILED: run --quick did not open with the MNIST source line: {first_line!r}")
     qemu = step(digitedge_cli, "firmware", "run", "--qemu", "--run", run, "--images", "20", cwd=work)
     if "20/20 bit-exact" not in qemu or "MISMATCH" in qemu:
         sys.exit("FAILED: firmware run --qemu did not report 20/20 bit-exact outputs")
@@ -92,10 +98,12 @@ def main() -> None:
         sys.exit("FAILED: host_check did not pass on the --firmware folder")
     check_serve(digitedge_cli, run, work)
 
-    added = package_files(package) - before
-    if added:
-        sys.exit(f"FAILED: commands wrote into the installed package {package}: {sorted(added)}")
-    print(f"wheel check passed: digitedge from {package}, commands run in {work}")
+    for package in packages:
+        added = package_files(package) - before[package]
+        if added:
+            sys.exit(f"FAILED: commands wrote into the installed package {package}: {sorted(added)}")
+    print(f"wheel check passed: {', '.join(f'{package.name} from {package}' for package in packages)}, "
+          f"commands run in {work}")
 
 
 if __name__ == "__main__":

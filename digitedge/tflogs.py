@@ -5,6 +5,8 @@ absl::InitializeLog), or at ERROR level beside real errors (`failed call to cuIn
 without a GPU), so no environment variable silences only them. The process's stderr goes through a
 filter process that drops exactly the lines in BENIGN_LINES and passes every other byte on, so a real
 TensorFlow error (or a crash's last words: the filter outlives this process) still reaches the user.
+The filter keeps fd 2 to the end: LiteRT logs its accelerators' release from C++ destructors, after
+Python's exit handlers; at exit this process only waits until what it wrote before has been forwarded.
 `digitedge --verbose` or DIGITEDGE_TF_LOGS=1 keeps every line and TensorFlow's INFO/WARNING logs.
 """
 
@@ -13,6 +15,8 @@ from __future__ import annotations
 import atexit
 import os
 import re
+import secrets
+import select
 import subprocess
 import sys
 
@@ -31,17 +35,30 @@ BENIGN_LINES = re.compile("|".join([
 ]))
 
 # The filter: its stdin is this process's fd 2; it writes to the terminal's stderr until every writer
-# (this process and its children) has closed the pipe, so it also forwards what a crash prints.
+# (this process and its children) has closed the pipe, so it also forwards what a crash prints, and what
+# C++ destructors print after Python's exit handlers (LiteRT's accelerator lines). A line ending in the
+# mark (argv[2]) asks it to acknowledge, on fd argv[3], that everything before the mark is forwarded.
 _FILTER = """
-import re, sys
-benign = re.compile(sys.argv[1])
+import os, re, sys
+benign, mark, ack = re.compile(sys.argv[1]), sys.argv[2].encode(), int(sys.argv[3])
 out = sys.stderr.buffer
 for line in sys.stdin.buffer:
-    if not benign.search(line.rstrip(b"\\r\\n").decode("utf-8", "replace")):
+    text = line.rstrip(b"\\r\\n")
+    flushed = text.endswith(mark)
+    if flushed:  # after a child's unfinished line, the mark ends that line
+        text = text[:-len(mark)]
+        line = text + b"\\n" if text else b""
+    if line and not benign.search(text.decode("utf-8", "replace")):
         out.write(line)
         out.flush()
+    if flushed:
+        try:
+            os.write(ack, b"1")
+        except OSError:  # digitedge stopped waiting: keep forwarding
+            pass
 """
 _installed = False
+FLUSH_TIMEOUT_S = 10.0
 
 
 def show_tensorflow_logs() -> bool:
@@ -72,27 +89,33 @@ def _filter_stderr() -> None:
     if _installed:
         return
     read_end, write_end = os.pipe()
+    ack_read, ack_write = os.pipe()
+    mark = f"digitedge-stderr-flushed-{secrets.token_hex(8)}"
     try:  # its own session: Ctrl-C interrupts digitedge, not the filter that prints digitedge's last words
-        child = subprocess.Popen([sys.executable, "-c", _FILTER, BENIGN_LINES.pattern], stdin=read_end,
-                                 stdout=subprocess.DEVNULL, start_new_session=True)
+        subprocess.Popen([sys.executable, "-c", _FILTER, BENIGN_LINES.pattern, mark, str(ack_write)],
+                         stdin=read_end, stdout=subprocess.DEVNULL, pass_fds=(ack_write,), start_new_session=True)
     except OSError:  # no filter (e.g. this user may not start the interpreter again): every line shows
         os.close(write_end)
+        os.close(ack_read)
         return
     finally:
         os.close(read_end)
-    terminal = os.dup(2)
+        os.close(ack_write)
     sys.stderr.flush()
     os.dup2(write_end, 2)
     os.close(write_end)
     _installed = True
-    atexit.register(_restore_stderr, terminal, child)
+    atexit.register(_wait_for_filter, mark, ack_read)
 
 
-def _restore_stderr(terminal: int, child: subprocess.Popen) -> None:
+def _wait_for_filter(mark: str, ack_read: int) -> None:
+    """At exit, everything written so far reaches the terminal before this process ends; fd 2 stays on
+    the filter, which ends when the last writer (this process after its C++ destructors, or a child) does."""
     sys.stderr.flush()
-    os.dup2(terminal, 2)  # closes this process's end of the pipe: the filter sees EOF once children exit
-    os.close(terminal)
     try:
-        child.wait(timeout=10)
-    except subprocess.TimeoutExpired:  # a child process still holds the pipe; the filter ends with it
+        os.write(2, f"{mark}\n".encode())
+        select.select([ack_read], [], [], FLUSH_TIMEOUT_S)  # a filter that died or lags is not waited for longer
+    except OSError:
         pass
+    finally:
+        os.close(ack_read)

@@ -16,7 +16,7 @@ import numpy as np
 from digitedge.cgen import generate_c_sources
 from digitedge.cgen.boards import board
 from digitedge.cgen.qemu import QEMU_OPTIONS
-from digitedge.firmware import BAREMETAL_DIR
+from firmware_export import BAREMETAL_DIR
 
 _LINE = re.compile(r"^case (\d+) mismatches (\d+)$", re.M)
 

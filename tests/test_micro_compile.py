@@ -1,5 +1,5 @@
 """The generated C sources compile warning-free as C and C++, hold the .tflite byte for byte, pass
-digitedge/firmware/host_check, and the resolver and sketch compile against TFLM's API (stubbed here:
+firmware_export/host_check, and the resolver and sketch compile against TFLM's API (stubbed here:
 the TFLM C++ library is not on this machine; the stubs copy its signatures from TFLM_API.md)."""
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from digitedge.firmware import ARDUINO_SKETCH_DIR, HOST_CHECK_DIR
 from digitedge.micro import find_arena_size, header_files, resolver_methods, write_header_files
 from digitedge.micro.resolver import RESOLVER_METHODS
 from digitedge.tflite_model import read_tflite
+from firmware_export import ARDUINO_SKETCH_DIR, HOST_CHECK_DIR
 from test_micro_fixtures import tiny_tflite
 
 pytestmark = pytest.mark.skipif(shutil.which("gcc") is None or shutil.which("g++") is None,

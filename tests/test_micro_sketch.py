@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from digitedge.errors import DigitedgeError
-from digitedge.firmware import ARDUINO_SKETCH_DIR, PLATFORMIO_FILE
 from digitedge.micro import find_arena_size, header_files
 from digitedge.micro.sketch import SKETCH_MANIFEST, SKETCH_TFLITE, check_firmware_folder, write_firmware_folder
+from firmware_export import ARDUINO_SKETCH_DIR, PLATFORMIO_FILE
 from test_micro_fixtures import tiny_tflite
 
 SKETCH_FILES = {"my_sketch.ino", "model_data.h", "model_data.cpp", "model_ops.h", "sample_digits.h",

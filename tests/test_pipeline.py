@@ -101,6 +101,13 @@ def test_the_run_ends_with_the_summary_formatted_like_the_report(quick_run):
     assert "nan" not in summary.lower() and not re.search(r"\b\d{4,}\.0\b", summary)
 
 
+def test_the_run_opens_with_the_data_source_line(quick_run):
+    _, result = quick_run
+    first = result.stdout.splitlines()[0]
+    assert re.fullmatch(r"MNIST: .+, sha256:[0-9a-f]{64}( \(not used: .+\))?", first), first
+    assert "Downloading data from" not in result.stdout + result.stderr
+
+
 def test_a_second_run_skips_finished_stages(quick_run):
     run, _ = quick_run
     before = (run / "manifest.json").read_text()

@@ -5,11 +5,14 @@ last words still reach stderr; --verbose / DIGITEDGE_TF_LOGS=1 keep everything. 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from digitedge.tflogs import BENIGN_LINES
 
 REPO = Path(__file__).resolve().parents[1]
 BENIGN = [  # copied from TensorFlow 2.21's output on a CPU-only x86 machine
@@ -63,3 +66,52 @@ def test_a_captured_stderr_is_left_alone(monkeypatch, capsys):
     monkeypatch.setattr(tflogs, "_filter_stderr", lambda: pytest.fail("filtered a test's captured stderr"))
     monkeypatch.delenv("DIGITEDGE_TF_LOGS", raising=False)
     tflogs.quiet_tensorflow()  # pytest captures sys.stderr: it is not this process's fd 2
+
+
+WRITE_AFTER_EXIT_HANDLERS = """
+import atexit, os, sys
+atexit.register(os.write, 2, sys.argv[1].encode())  # registered first, so it runs after quiet_tensorflow's handler
+from digitedge.tflogs import quiet_tensorflow
+quiet_tensorflow()
+os.write(2, b"an unfinished line")
+"""
+
+
+def test_lines_written_after_the_exit_handlers_are_filtered_too():
+    """C++ destructors write after Python's exit handlers: the filter still reads fd 2 then, and a line
+    left unfinished before exit reaches the terminal whole."""
+    lines = "".join(f"{benign}\n{REAL[0]}\n" for benign in BENIGN) + f"{REAL[1]}\n"
+    result = subprocess.run([sys.executable, "-c", WRITE_AFTER_EXIT_HANDLERS, lines], capture_output=True, text=True,
+                            timeout=60, env=_env())
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == ["an unfinished line"] + [REAL[0]] * len(BENIGN) + [REAL[1]]
+
+
+RUN_COMPILED_MODEL = """
+import sys
+import numpy as np
+from digitedge.tflogs import quiet_tensorflow
+quiet_tensorflow()
+from digitedge.mobile.compiled import compiled_model_outputs
+outputs = compiled_model_outputs(open(sys.argv[1], "rb").read(), np.zeros((2, 28, 28, 1), np.float32))
+print(outputs.shape)
+"""
+
+
+def test_litert_accelerator_lines_at_exit_are_dropped_unless_asked_for(tmp_path):
+    """LiteRT's CompiledModel releases its accelerators in C++ at process exit and logs each at INFO."""
+    from test_micro_fixtures import tiny_tflite
+
+    model = tmp_path / "model.tflite"
+    model.write_bytes(tiny_tflite("float32"))
+    runs = {logs: subprocess.run([sys.executable, "-c", RUN_COMPILED_MODEL, str(model)], capture_output=True,
+                                 text=True, timeout=300, env=_env(**({"DIGITEDGE_TF_LOGS": "1"} if logs else {})))
+            for logs in (False, True)}
+    for result in runs.values():
+        assert result.returncode == 0 and result.stdout == "(2, 10)\n", result.stderr[-2000:]
+    accelerator_lines = {logs: [line for line in result.stderr.splitlines() if "DestroyAccelerator" in line]
+                         for logs, result in runs.items()}
+    assert accelerator_lines[True], "LiteRT printed no accelerator line at exit: nothing to filter"
+    assert all(re.search(BENIGN_LINES.pattern, line) for line in accelerator_lines[True])
+    assert accelerator_lines[False] == []
+    assert runs[False].stderr == ""

@@ -27,7 +27,7 @@ class Board:
     timer: str = "SysTick"
 
     def make_variables(self) -> list[str]:
-        """The Makefile's board variables (digitedge/firmware/baremetal/Makefile)."""
+        """The Makefile's board variables (firmware_export/baremetal/Makefile)."""
         return [f"MACHINE={self.machine}", f"CPU_FLAGS={' '.join(self.cpu_flags)}",
                 f"FLASH_ORIGIN={self.flash_origin:#010x}", f"FLASH_LENGTH={self.flash_bytes}",
                 f"RAM_ORIGIN={self.ram_origin:#010x}", f"RAM_LENGTH={self.ram_bytes}"]

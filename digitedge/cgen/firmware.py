@@ -1,4 +1,4 @@
-"""What a bare-metal self-test needs besides digitedge/firmware/baremetal: the generated model
+"""What a bare-metal self-test needs besides firmware_export/baremetal: the generated model
 sources, and the test digits as a file the firmware streams from the host with semihosting reads.
 
 Streaming keeps the digits out of the image: its flash is what a product would flash, and the
@@ -14,7 +14,7 @@ import numpy as np
 from digitedge.cgen.csource import generate_c_sources
 from digitedge.errors import DigitedgeError
 
-FIRMWARE_NAME = "digitedge"  # digitedge/firmware/baremetal/main.c calls digitedge_infer()
+FIRMWARE_NAME = "digitedge"  # firmware_export/baremetal/main.c calls digitedge_infer()
 DIGITS_FILE = "digits.bin"   # main.c's TEST_DIGITS_FILE, opened in QEMU's working folder
 DIGITS_MAGIC = b"DGT1"
 
@@ -35,5 +35,5 @@ def digits_file(model_inputs: np.ndarray, labels: np.ndarray, expected_outputs: 
 
 
 def firmware_sources(tflite_bytes: bytes) -> dict[str, str]:
-    """digitedge_model.h/.c for digitedge/firmware/baremetal."""
+    """digitedge_model.h/.c for firmware_export/baremetal."""
     return generate_c_sources(tflite_bytes, name=FIRMWARE_NAME)

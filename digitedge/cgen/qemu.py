@@ -1,6 +1,6 @@
 """The generated C on an emulated Cortex-M board: build the bare-metal self-test, boot it in QEMU, read it back.
 
-The image (digitedge/firmware/baremetal + the generated sources, for one board of
+The image (firmware_export/baremetal + the generated sources, for one board of
 digitedge.cgen.boards) streams real test digits and TFLite Micro's int8 outputs for them from the
 host (semihosting reads of digits.bin), prints one line per image and exits with status 0 only if
 every output matched. Under `-icount shift=0` QEMU advances virtual time by 1 ns per guest
@@ -27,7 +27,7 @@ from digitedge.cgen.firmware import DIGITS_FILE, digits_file, firmware_sources
 from digitedge.cgen.layers import parse_model
 from digitedge.cgen.oracle import quantize_images, tflm_outputs
 from digitedge.errors import DigitedgeError
-from digitedge.firmware import BAREMETAL_DIR as FIRMWARE_DIR
+from firmware_export import BAREMETAL_DIR as FIRMWARE_DIR
 
 TOOLS = ("arm-none-eabi-gcc", "arm-none-eabi-size", "qemu-system-arm", "make")
 QEMU_OPTIONS = ("-nographic", "-monitor", "none", "-serial", "none", "-semihosting-config", "enable=on,target=native")
@@ -119,7 +119,7 @@ def run_on_qemu(tflite_bytes: bytes, images_uint8: np.ndarray, labels: np.ndarra
 def run_firmware(model_sources: dict[str, str], digits: bytes, images: int, board: Board, *, tflite_bytes: int = 0,
                  build_dir: str | Path | None = None, firmware_dir: str | Path = FIRMWARE_DIR,
                  count_instructions: bool = True, timeout_s: float = 600.0) -> QemuResult:
-    """Build digitedge/firmware/baremetal with these digitedge_model.h/.c for `board`, boot it with
+    """Build firmware_export/baremetal with these digitedge_model.h/.c for `board`, boot it with
     `digits` (digitedge.cgen.firmware.digits_file, `images` records) in QEMU's working folder, and
     parse its report. run_on_qemu's back end; tests give it hand-written models of known cost."""
     require_tools()

@@ -14,9 +14,9 @@ import re
 from pathlib import Path
 
 from digitedge.errors import DigitedgeError
-from digitedge.firmware import ARDUINO_SKETCH_DIR, PLATFORMIO_FILE
 from digitedge.micro.header import MODEL_DATA_CC, MODEL_DATA_H, MODEL_OPS_H, SAMPLE_DIGITS_H, sketch_files
 from digitedge.rundir import write_files
+from firmware_export import ARDUINO_SKETCH_DIR, PLATFORMIO_FILE
 
 SKETCH_MANIFEST = ".digitedge-sketch.json"
 SKETCH_TFLITE = "model.tflite"  # the model the sources hold, for host_check

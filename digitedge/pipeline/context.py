@@ -50,10 +50,12 @@ class Context:
 
     @property
     def data(self):
+        """MNIST, loaded once; the first load says which source it came from and its checksum."""
         if self._data is None:
-            from digitedge.data import load_mnist
+            from digitedge.data import load_mnist, source_line
 
             self._data = load_mnist(self.data_path)
+            self.echo(source_line(self._data))
         return self._data
 
     def fingerprint(self, stage: str) -> str:

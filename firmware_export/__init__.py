@@ -1,5 +1,6 @@
-"""Firmware sources shipped with the package: the bare-metal self-test, the Arduino sketch, the
-host-side header check and the PlatformIO file, found here from any install (wheel or checkout)."""
+"""The firmware around digitedge's generated model, installed by the wheel as its own package: the
+bare-metal self-test, the Arduino sketch, the host-side header check and the PlatformIO file, found
+here from any install (wheel or checkout)."""
 
 from pathlib import Path
 
