@@ -132,9 +132,9 @@ def export(run_dir, int8, all_variants, mobile, variant, out_dir, target, firmwa
     from digitedge.convert import FULL_INTEGER, VARIANTS
     from digitedge.mobile.signature import with_signature
     from digitedge.pipeline import record_export, run_stage
-    from digitedge.pipeline.convert import tflite_variants
-    from digitedge.pipeline.micro import deployed_variant, write_export
-    from digitedge.pipeline.mobile import mobile_files
+    from digitedge.pipeline.convert_stage import tflite_variants
+    from digitedge.pipeline.micro_stage import deployed_variant, write_export
+    from digitedge.pipeline.mobile_stage import mobile_files
 
     if variant is not None and variant not in VARIANTS:
         raise DigitedgeError(f"--variant '{variant}' is unknown; choose one of {', '.join(VARIANTS)}")
@@ -210,7 +210,7 @@ def firmware_run(run_dir, use_qemu, board_names, variant, images, out) -> None:
     from digitedge.cgen.board_table import INT8_VARIANTS, format_board_table, run_board_table, write_board_table
     from digitedge.cgen.boards import boards
     from digitedge.cgen.qemu import require_tools
-    from digitedge.pipeline.convert import tflite_variants
+    from digitedge.pipeline.convert_stage import tflite_variants
 
     targets = boards(board_names)
     context = _context_from_run(run_dir)
@@ -294,7 +294,7 @@ def benchmark(run_dir, model_files, threads, no_xnnpack, runs, as_json, force) -
     from digitedge import benchmark as benchmarking
     from digitedge import config as config_module
     from digitedge.pipeline import run_stage
-    from digitedge.pipeline.benchmark import benchmark_options, run_variants
+    from digitedge.pipeline.benchmark_stage import benchmark_options, run_variants
 
     counts = benchmarking.parse_thread_counts(threads) if threads else None
     overrides = {"benchmark.threads": counts[0] if counts else None, "benchmark.runs": runs}

@@ -144,8 +144,8 @@ def run_classifiers(run_dir: str | Path, variant: str | None = None, all_variant
     The deployed variant runs on TFLite Micro as it would be flashed; with `all_variants` every
     variant also runs on LiteRT, so float-vs-int8 and LiteRT-vs-TFLM differences show side by side.
     """
-    from digitedge.pipeline.convert import tflite_variants
-    from digitedge.pipeline.micro import deployed_variant
+    from digitedge.pipeline.convert_stage import tflite_variants
+    from digitedge.pipeline.micro_stage import deployed_variant
     from digitedge.rundir import RunDir
 
     if not (Path(run_dir) / "config.toml").is_file():

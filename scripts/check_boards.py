@@ -55,8 +55,8 @@ def main() -> int:
     from digitedge.data import load_mnist
     from digitedge.errors import DigitedgeError
     from digitedge.config import load as load_config
-    from digitedge.pipeline.convert import tflite_variants
-    from digitedge.pipeline.micro import deployed_variant
+    from digitedge.pipeline.convert_stage import tflite_variants
+    from digitedge.pipeline.micro_stage import deployed_variant
     from digitedge.rundir import RunDir
     from digitedge.tflite_model import read_tflite
 

@@ -122,7 +122,7 @@ def test_a_digits_file_for_another_model_stops_the_firmware_with_status_2():
 @pytest.mark.mnist
 @pytest.mark.parametrize("name", list(BOARDS))
 def test_the_compact_model_is_bit_exact_on_every_core(name):
-    from test_cgen_fixtures import compact_int8, compact_test_outputs
+    from fixtures_cgen import compact_int8, compact_test_outputs
 
     images, labels, _, expected = compact_test_outputs()
     result = run_on_qemu(compact_int8(), images[:20], labels[:20], board=name, expected_outputs=expected[:20])
@@ -138,7 +138,7 @@ def fake_run(tmp_path_factory):
     """A run folder with one int8 variant: a 784 -> 10 fully connected layer (built in milliseconds)."""
     import json
 
-    from test_cgen_fixtures import fully_connected_model
+    from fixtures_cgen import fully_connected_model
 
     run = tmp_path_factory.mktemp("board-run")
     (run / "tflite").mkdir()
@@ -193,7 +193,7 @@ def test_the_board_config_section_names_its_key_when_a_board_is_unknown():
 def test_the_board_stage_records_its_table_summary_columns_and_report_facts(fake_run, tmp_path):
     import shutil
 
-    from digitedge.pipeline import board as board_stage
+    from digitedge.pipeline import board_stage
     from digitedge.rundir import RunDir
     from test_cli_errors import must_succeed
 
@@ -215,7 +215,7 @@ def test_the_board_stage_skips_with_the_packages_to_install_when_the_toolchain_i
     from digitedge import config
     from digitedge.cgen import qemu
     from digitedge.pipeline import Context
-    from digitedge.pipeline.board import run_board
+    from digitedge.pipeline.board_stage import run_board
     from digitedge.rundir import RunDir
 
     monkeypatch.setattr(qemu, "missing_tools", lambda: ["qemu-system-arm"])

@@ -12,7 +12,7 @@ from digitedge.data import normalize
 from digitedge.errors import DigitedgeError
 from digitedge.micro import compare_tflm_litert, find_arena_size, run_tflm, tflm_support, with_margin
 from digitedge.micro.tflm import TflmError, captured_stderr, load_tflm, parse_tflm_log, recorded_arena_bytes
-from test_micro_fixtures import tiny_keras_model, tiny_tflite
+from fixtures_micro import tiny_keras_model, tiny_tflite
 
 
 def test_captured_stderr_reads_c_level_writes():

@@ -14,7 +14,7 @@ from __future__ import annotations
 import pandas as pd
 
 from digitedge.pipeline.context import Context, Stage
-from digitedge.pipeline.convert import tflite_variants
+from digitedge.pipeline.convert_stage import tflite_variants
 from digitedge.rundir import RunDir
 
 SUMMARY_BOARD = "m4"  # the board whose figures go into the summary table (the first board otherwise)

@@ -11,8 +11,8 @@ import pandas as pd
 
 from digitedge.errors import DigitedgeError
 from digitedge.pipeline.context import Context, Stage, evaluation_set
-from digitedge.pipeline.optimize import OPTIMIZED_FILES
-from digitedge.pipeline.train import load_float_model, train_val
+from digitedge.pipeline.optimize_stage import OPTIMIZED_FILES
+from digitedge.pipeline.train_stage import load_float_model, train_val
 from digitedge.rundir import RunDir, write_files
 
 FOLDER = "mobile"
@@ -68,7 +68,7 @@ def mobile_files(run: RunDir) -> dict[str, bytes]:
 
 
 def _summary(run: RunDir) -> pd.DataFrame:
-    from digitedge.pipeline.convert import file_columns
+    from digitedge.pipeline.convert_stage import file_columns
 
     return pd.DataFrame.from_dict({name: file_columns(data) for name, data in mobile_variants(run).items()},
                                   orient="index", columns=["size_bytes", "gzip_bytes"])

@@ -6,7 +6,7 @@ import shutil
 import time
 from pathlib import Path
 
-from digitedge import stages
+from digitedge.pipeline import manifest
 from digitedge.errors import DigitedgeError
 from digitedge.pipeline.context import Context, Stage, start_run
 from digitedge.rundir import RunDir, write_text
@@ -89,7 +89,7 @@ def run_train(context: Context) -> None:
 
 
 def load_float_model(run: RunDir):
-    stages.require_done(run, "train", "run `digitedge train` first")
+    manifest.require_done(run, "train", "run `digitedge train` first")
     from digitedge.modelio import load_keras_model
 
     return load_keras_model(run.path("train", "model.keras"))

@@ -6,7 +6,7 @@ import time
 
 from digitedge.errors import DigitedgeError
 from digitedge.pipeline.context import Context, Stage
-from digitedge.pipeline.train import load_float_model, train_val
+from digitedge.pipeline.train_stage import load_float_model, train_val
 from digitedge.rundir import RunDir, write_text
 
 OPTIMIZED_FILES = {"qat": "qat.h5", "pruned": "pruned.keras", "pruned_qat": "pruned_qat.h5"}

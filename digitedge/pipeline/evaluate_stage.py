@@ -6,9 +6,9 @@ from __future__ import annotations
 import pandas as pd
 
 from digitedge.pipeline.context import Context, Stage, evaluation_set
-from digitedge.pipeline.convert import file_columns, tflite_variants
-from digitedge.pipeline.mobile import mobile_variants
-from digitedge.pipeline.train import load_float_model
+from digitedge.pipeline.convert_stage import file_columns, tflite_variants
+from digitedge.pipeline.mobile_stage import mobile_variants
+from digitedge.pipeline.train_stage import load_float_model
 from digitedge.rundir import RunDir, sha256_file, write_bytes, write_text
 from digitedge.seed_baseline import SEED_FLOAT, seed_float_facts, seed_float_tflite
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from digitedge import stages
+from digitedge.pipeline import manifest
 from digitedge.pipeline.context import Context, Stage
-from digitedge.pipeline.micro import deployed_variant
+from digitedge.pipeline.micro_stage import deployed_variant
 from digitedge.rundir import RunDir
 from digitedge.targets import Budget
 
@@ -90,8 +90,8 @@ def run_report(context: Context) -> Path:
 
     run, config = context.run, context.config
     for stage in ("evaluate", "benchmark"):
-        stages.require_done(run, stage, f"run `digitedge {stage} --run {run.root}` first")
-    manifest = run.read_manifest()
+        manifest.require_done(run, stage, f"run `digitedge {stage} --run {run.root}` first")
+    run_manifest = run.read_manifest()
     summary = summary_table(run)
     predictions = pd.read_csv(run.path("evaluate", "predictions.csv"), index_col="test_index")
     deployed = deployed_variant(run)
@@ -110,10 +110,10 @@ def run_report(context: Context) -> Path:
     profile = None
     if deployed and run.path("tflite", f"{deployed}.tflite").is_file():
         profile = layer_table(read_tflite(run.path("tflite", f"{deployed}.tflite").read_bytes(), deployed))
-    benchmark = manifest["stages"]["benchmark"]
-    facts = RunFacts(run_name=str(run.root), data_checksum=manifest["data"]["checksum"],
-                     versions=manifest.get("versions", {}), command=context.command,
-                     git_commit=manifest.get("git_commit"), extra=extra)
+    benchmark = run_manifest["stages"]["benchmark"]
+    facts = RunFacts(run_name=str(run.root), data_checksum=run_manifest["data"]["checksum"],
+                     versions=run_manifest.get("versions", {}), command=context.command,
+                     git_commit=run_manifest.get("git_commit"), extra=extra)
     with context.recording("report"):
         files = write_report(
             summary, run.path("report"), facts=facts, training_metrics=run.path("train", "training_metrics.csv"),

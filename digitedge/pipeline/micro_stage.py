@@ -10,8 +10,8 @@ import pandas as pd
 
 from digitedge.errors import DigitedgeError
 from digitedge.pipeline.context import Context, Stage, evaluation_set
-from digitedge.pipeline.convert import tflite_variants
-from digitedge.pipeline.train import load_float_model
+from digitedge.pipeline.convert_stage import tflite_variants
+from digitedge.pipeline.train_stage import load_float_model
 from digitedge.rundir import RunDir, write_files
 from digitedge.targets import Budget, qualifying, smallest
 

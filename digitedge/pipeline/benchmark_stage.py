@@ -6,9 +6,9 @@ from __future__ import annotations
 import pandas as pd
 
 from digitedge.pipeline.context import Context, Stage
-from digitedge.pipeline.convert import tflite_variants
-from digitedge.pipeline.evaluate import baseline_variants
-from digitedge.pipeline.mobile import mobile_variants
+from digitedge.pipeline.convert_stage import tflite_variants
+from digitedge.pipeline.evaluate_stage import baseline_variants
+from digitedge.pipeline.mobile_stage import mobile_variants
 from digitedge.rundir import RunDir
 
 LATENCY_COLUMNS = ["latency_median_us", "latency_p90_us", "speedup_vs_float32", "tflm_latency_median_us"]
