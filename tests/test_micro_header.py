@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from digitedge.errors import DigitedgeError
-from digitedge.micro import find_arena_size, header_files, run_tflm, sketch_files, write_header_files
-from digitedge.micro.tflm import TflmError
+from digitedge.micro import find_arena_size, header_files, sketch_files, write_header_files
+from digitedge.runtime.tflm import TflmError, run_tflm
 from digitedge.tflite_model import read_tflite
 from fixtures_micro import tiny_tflite
 

@@ -24,7 +24,7 @@ def run_micro(context: Context) -> None:
     from digitedge.micro.arena import find_arena_size
     from digitedge.micro.parity import compare_tflm_litert, timed_tflm
     from digitedge.micro.profile import layer_table
-    from digitedge.micro.tflm import tflm_support
+    from digitedge.runtime.tflm import tflm_support
     from digitedge.tflite_model import read_tflite
 
     config, run = context.config, context.run
