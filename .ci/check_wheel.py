@@ -3,7 +3,7 @@
 Run with the Python of a fresh virtual environment holding the wheel (no -e), from any folder:
     python .ci/check_wheel.py WORK_DIR
 It checks digitedge imports from that environment's site-packages, then, in WORK_DIR (outside the
-checkout): a quick run on a training subset, `firmware run --qemu`, `export --int8 --firmware`,
+checkout): a quick run on a training subset, `firmware run`, `export --int8 --firmware`,
 `make` of the packaged host_check on that folder, and `serve`'s page; that none of them printed
 TensorFlow's failure-looking log lines, and none wrote a file into the installed package.
 """
@@ -79,9 +79,9 @@ def main() -> None:
 
     run, sketch = work / "run", work / "sketch"
     step(digitedge_cli, "run", "--quick", "--out", run, cwd=work)
-    qemu = step(digitedge_cli, "firmware", "run", "--qemu", "--run", run, "--images", "20", cwd=work)
+    qemu = step(digitedge_cli, "firmware", "run", "--run", run, "--images", "20", cwd=work)
     if "20/20 bit-exact" not in qemu or "MISMATCH" in qemu:
-        sys.exit("FAILED: firmware run --qemu did not report 20/20 bit-exact outputs")
+        sys.exit("FAILED: firmware run did not report 20/20 bit-exact outputs")
     step(digitedge_cli, "export", "--int8", "--run", run, "--firmware", sketch, cwd=work)
     written = {path.name for path in sketch.iterdir()}
     if not SKETCH_FILES <= written:

@@ -194,7 +194,6 @@ def firmware() -> None:
 
 @firmware.command("run")
 @run_option
-@click.option("--qemu", "use_qemu", is_flag=True, required=True, help="Run on QEMU's emulated boards.")
 @click.option("--board", "board_names", default="m4", show_default=True,
               help="Board: m0 (microbit), m3 (mps2-an385), m4 (mps2-an386), m7 (mps2-an500), m33 (mps2-an505), "
                    "m55 (mps3-an547), a comma-separated list, or all.")
@@ -204,29 +203,27 @@ def firmware() -> None:
               help="Real test digits streamed to each board.")
 @click.option("--out", type=click.Path(file_okay=False), default=None,
               help="Folder for the table (board.csv, board.json); printed only without it.")
-def firmware_run(run_dir, use_qemu, board_names, variant, images, out) -> None:
-    """Build the bare-metal image for each variant and board, stream real test digits, check every output
-    bit for bit against TFLite Micro, and print flash, RAM and instructions per inference."""
-    from digitedge.cgen.board_table import INT8_VARIANTS, format_board_table, run_board_table, write_board_table
+def firmware_run(run_dir, board_names, variant, images, out) -> None:
+    """Build the bare-metal image for each variant and board, run it on QEMU with real test digits, check every
+    output bit for bit against TFLite Micro, and print flash, RAM and instructions per inference.
+
+    The board stage's own measurement (`digitedge board`), with the variants and images chosen here and
+    nothing recorded in the run; an output that differs from TFLite Micro fails the command."""
+    from digitedge.cgen.board_table import format_board_table, write_board_table
     from digitedge.cgen.boards import boards
     from digitedge.cgen.qemu import require_tools
-    from digitedge.pipeline.convert_stage import tflite_variants
+    from digitedge.convert import FULL_INTEGER
+    from digitedge.pipeline.board_stage import board_variants, measure_boards
 
     targets = boards(board_names)
     context = _context_from_run(run_dir)
-    available = tflite_variants(context.run)
-    names = [name.strip() for name in variant.split(",") if name.strip()] if variant else \
-        [name for name in INT8_VARIANTS if name in available]
-    if not names:
-        raise DigitedgeError(f"{run_dir} has none of the int8 variants {', '.join(INT8_VARIANTS)}; "
+    variants = board_variants(context.run, [name.strip() for name in variant.split(",") if name.strip()]
+                              if variant else None)
+    if not variants:
+        raise DigitedgeError(f"{run_dir} has none of the int8 variants {', '.join(FULL_INTEGER)}; "
                              f"run `digitedge export --all` first")
-    for name in names:
-        if name not in available:
-            raise DigitedgeError(f"--variant '{name}' is not in {run_dir}; choose one of {', '.join(available)}")
     require_tools()
-    micro_stage = context.run.read_manifest().get("stages", {}).get("micro")
-    table = run_board_table({name: available[name] for name in names}, targets, context.data.x_test[:images],
-                            context.data.y_test[:images], micro_stage=micro_stage, echo=click.echo)
+    table = measure_boards(context, targets, variants, images)
     click.echo(format_board_table(table))
     if out is not None:
         for path in write_board_table(table, Path(out)):
@@ -343,9 +340,9 @@ def board(run_dir, board_names, force) -> None:
 
 @cli.command()
 @run_option
-@force_option
-def report(run_dir, force) -> None:
-    """Write REPORT.md, report.html and summary.csv comparing every variant with float."""
+def report(run_dir) -> None:
+    """Write REPORT.md, report.html and summary.csv comparing every variant with float (always rewritten:
+    the report only reads the run's artifacts, so there is nothing to skip or force)."""
     from digitedge.pipeline import run_stage
 
     context = _context_from_run(run_dir, force=True)

@@ -155,7 +155,7 @@ def test_firmware_run_writes_the_board_table_for_the_boards_asked(fake_run, tmp_
 
     from test_cli_errors import must_succeed
 
-    out = must_succeed("firmware", "run", "--qemu", "--run", fake_run, "--board", "m0,m55", "--images", "5",
+    out = must_succeed("firmware", "run", "--run", fake_run, "--board", "m0,m55", "--images", "5",
                        "--out", tmp_path / "board")
     table = pd.read_csv(tmp_path / "board" / "board.csv")
     assert list(table.board) == ["m0", "m55"] and set(table.variant) == {"int8_qat"}
@@ -174,7 +174,7 @@ def test_firmware_run_writes_the_board_table_for_the_boards_asked(fake_run, tmp_
 def test_firmware_run_mistakes_are_one_line_errors(fake_run, args, env, message):
     from test_cli_errors import run_cli
 
-    code, out, err = run_cli("firmware", "run", "--qemu", "--run", fake_run, *args, env=env)
+    code, out, err = run_cli("firmware", "run", "--run", fake_run, *args, env=env)
     assert code == 1 and out == "" and len(err.strip().splitlines()) == 1
     assert message.format(run=fake_run) in err
 
