@@ -291,7 +291,7 @@ def benchmark(run_dir, model_files, threads, no_xnnpack, runs, as_json, force) -
     from digitedge import benchmark as benchmarking
     from digitedge import config as config_module
     from digitedge.pipeline import run_stage
-    from digitedge.pipeline.benchmark_stage import benchmark_options, run_variants
+    from digitedge.pipeline.benchmark_stage import benchmark_options, read_benchmark_json, run_variants
 
     counts = benchmarking.parse_thread_counts(threads) if threads else None
     overrides = {"benchmark.threads": counts[0] if counts else None, "benchmark.runs": runs}
@@ -301,8 +301,7 @@ def benchmark(run_dir, model_files, threads, no_xnnpack, runs, as_json, force) -
             context.echo = lambda line: click.echo(line, err=True)  # stdout holds only the JSON
         run_stage(context, "benchmark")
         if as_json:
-            recorded = json.loads(context.run.path("benchmark", "benchmark.json").read_text())
-            click.echo(json.dumps({"benchmarks": [recorded]}, indent=2))
+            click.echo(json.dumps({"benchmarks": [read_benchmark_json(context.run)]}, indent=2))
         return
     if model_files:
         from digitedge.pipeline import Context

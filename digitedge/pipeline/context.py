@@ -12,9 +12,9 @@ from typing import Callable
 
 import pandas as pd
 
-from digitedge.pipeline import manifest
 from digitedge.config import Config, to_dict, to_toml
 from digitedge.errors import DigitedgeError
+from digitedge.pipeline import manifest
 from digitedge.rundir import RunDir, git_commit, package_versions, sha256_file, write_text
 from digitedge.seed_baseline import seed_model_path
 
