@@ -122,7 +122,7 @@ def test_a_digits_file_for_another_model_stops_the_firmware_with_status_2():
 @pytest.mark.mnist
 @pytest.mark.parametrize("name", list(BOARDS))
 def test_the_compact_model_is_bit_exact_on_every_core(name):
-    from fixtures_cgen import compact_int8, compact_test_outputs
+    from cgen_fixtures import compact_int8, compact_test_outputs
 
     images, labels, _, expected = compact_test_outputs()
     result = run_on_qemu(compact_int8(), images[:20], labels[:20], board=name, expected_outputs=expected[:20])
@@ -138,7 +138,7 @@ def fake_run(tmp_path_factory):
     """A run folder with one int8 variant: a 784 -> 10 fully connected layer (built in milliseconds)."""
     import json
 
-    from fixtures_cgen import fully_connected_model
+    from cgen_fixtures import fully_connected_model
 
     run = tmp_path_factory.mktemp("board-run")
     (run / "tflite").mkdir()

@@ -12,7 +12,7 @@ from digitedge.errors import DigitedgeError
 from digitedge.micro import find_arena_size, header_files, sketch_files, write_header_files
 from digitedge.runtime.tflm import TflmError, run_tflm
 from digitedge.tflite_model import read_tflite
-from fixtures_micro import tiny_tflite
+from micro_fixtures import tiny_tflite
 
 SAMPLES = np.random.default_rng(3).uniform(0, 1, (3, 28, 28, 1)).astype(np.float32)
 LABELS = [7, 2, 1]

@@ -13,7 +13,7 @@ from digitedge.errors import DigitedgeError
 from digitedge.micro import compare_tflm_litert, find_arena_size, with_margin
 from digitedge.runtime.tflm import (TflmError, captured_stderr, parse_tflm_log, recorded_arena_bytes, run_tflm, tflm_interpreter,
                                     tflm_support)
-from fixtures_micro import tiny_keras_model, tiny_tflite
+from micro_fixtures import tiny_keras_model, tiny_tflite
 
 
 def test_captured_stderr_reads_c_level_writes():

@@ -9,7 +9,7 @@ from digitedge.errors import DigitedgeError
 from digitedge.runtime import (KERNELS, default_arena_bytes, invoke_each, litert_batches, litert_interpreter,
                                quantize_input, run_tflm, scale_images, tflm_interpreter, to_model_input)
 from digitedge.tflite_model import read_tflite
-from fixtures_micro import tiny_tflite
+from micro_fixtures import tiny_tflite
 
 
 def test_a_file_litert_rejects_is_a_one_line_error_naming_it():
