@@ -4,7 +4,7 @@ Run with the Python of a fresh virtual environment holding the wheel (no -e), fr
     python .ci/check_wheel.py WORK_DIR
 It checks digitedge and firmware_export import from that environment's site-packages, then, in
 WORK_DIR (outside the checkout): a quick run on a training subset (opening with the MNIST source
-line), `firmware run --qemu`, `export --int8 --firmware`, `make` of the packaged host_check on that
+line), `firmware run`, `export --int8 --firmware`, `make` of the packaged host_check on that
 folder, and `serve`'s page; that none of them printed TensorFlow's or LiteRT's failure-looking log
 lines, and none wrote a file into the installed packages.
 """
@@ -85,9 +85,9 @@ def main() -> None:
     first_line = step(digitedge_cli, "run", "--quick", "--out", run, cwd=work).splitlines()[0]
     if not re.match(r"MNIST: .+, sha256:[0-9a-f]{64}", first_line):
         sys.exit(f"FAILED: run --quick did not open with the MNIST source line: {first_line!r}")
-    qemu = step(digitedge_cli, "firmware", "run", "--qemu", "--run", run, "--images", "20", cwd=work)
+    qemu = step(digitedge_cli, "firmware", "run", "--run", run, "--images", "20", cwd=work)
     if "20/20 bit-exact" not in qemu or "MISMATCH" in qemu:
-        sys.exit("FAILED: firmware run --qemu did not report 20/20 bit-exact outputs")
+        sys.exit("FAILED: firmware run did not report 20/20 bit-exact outputs")
     step(digitedge_cli, "export", "--int8", "--run", run, "--firmware", sketch, cwd=work)
     written = {path.name for path in sketch.iterdir()}
     if not SKETCH_FILES <= written:

@@ -35,9 +35,10 @@ import numpy as np
 import pandas as pd
 
 from digitedge.errors import DigitedgeError
-from digitedge.evaluate import load_interpreter, quantize_input, scale_images
 from digitedge.progress import progress
 from digitedge.rundir import write_json, write_text
+from digitedge.runtime import (BUILTIN, XNNPACK, TflmError, litert_interpreter, quantize_input, scale_images,
+                               tflm_interpreter)
 from digitedge.tflite_model import read_tflite, read_tflite_file
 
 SAMPLE_US = 500  # target duration of one timed sample
@@ -50,14 +51,15 @@ MEMORY_METHOD = ("peak RSS growth (VmHWM, KiB) in a fresh subprocess per model, 
 _MEMORY_PROBE = r"""
 import sys
 import numpy as np
-from ai_edge_litert.interpreter import Interpreter, OpResolverType
+import ai_edge_litert.interpreter  # imported before the baseline: only the model's own memory is measured
+from digitedge.runtime.litert import litert_interpreter
 
 def status_kib(key):
     with open("/proc/self/status") as handle:
         return next(int(line.split()[1]) for line in handle if line.startswith(key + ":"))
 
 model = sys.stdin.buffer.read()
-threads, runs, xnnpack = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "1"
+threads, runs, kernels = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 try:
     with open("/proc/self/clear_refs", "w") as handle:
         handle.write("5")  # resets VmHWM to the current RSS (Linux >= 4.0)
@@ -65,8 +67,7 @@ except OSError:
     print("nan")
     sys.exit(0)
 before = status_kib("VmRSS")
-resolver = OpResolverType.AUTO if xnnpack else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
-interpreter = Interpreter(model_content=model, num_threads=threads, experimental_op_resolver_type=resolver)
+interpreter = litert_interpreter(model, num_threads=threads, kernels=kernels)
 interpreter.allocate_tensors()
 detail = interpreter.get_input_details()[0]
 interpreter.set_tensor(detail["index"], np.zeros(detail["shape"], detail["dtype"]))
@@ -225,7 +226,7 @@ class _Timed:
 
 def _litert_timed(name: str, data: bytes, image: np.ndarray, threads: int, rounds: int, xnnpack: bool) -> _Timed:
     start = time.perf_counter_ns()
-    interpreter = load_interpreter(data, f"variant {name}", threads, xnnpack)
+    interpreter = litert_interpreter(data, f"variant {name}", num_threads=threads, kernels=_kernels(xnnpack))
     interpreter.allocate_tensors()
     init_ns = time.perf_counter_ns() - start
     detail = interpreter.get_input_details()[0]
@@ -233,11 +234,9 @@ def _litert_timed(name: str, data: bytes, image: np.ndarray, threads: int, round
     return _Timed(lambda: interpreter.set_tensor(detail["index"], x), interpreter.invoke, rounds, init_ns=init_ns)
 
 
-def _tflm_timed(data: bytes, image: np.ndarray, rounds: int) -> _Timed:
-    from tflite_micro.python.tflite_micro import runtime
-
-    # Host memory is not what is measured here, so the arena is generous (the micro stage sizes it).
-    interpreter = runtime.Interpreter.from_bytes(data, arena_size=max(10 * len(data), 1 << 18))
+def _tflm_timed(data: bytes, image: np.ndarray, rounds: int, name: str) -> _Timed:
+    # Host memory is not what is measured here, so the arena is the default one (the micro stage sizes it).
+    interpreter = tflm_interpreter(data, label=f"variant {name}")
     detail = interpreter.get_input_details(0)
     scales, zero_points = detail["quantization_parameters"]["scales"], detail["quantization_parameters"]["zero_points"]
     x = quantize_input(scale_images(image[None]), {"dtype": detail["dtype"],
@@ -245,12 +244,16 @@ def _tflm_timed(data: bytes, image: np.ndarray, rounds: int) -> _Timed:
     return _Timed(lambda: interpreter.set_input(x, 0), interpreter.invoke, rounds)
 
 
+def _kernels(xnnpack: bool) -> str:
+    return XNNPACK if xnnpack else BUILTIN
+
+
 def _load_ms(data: bytes, threads: int, repeats: int, xnnpack: bool = True) -> float:
     """Median wall time of Interpreter construction + allocate_tensors."""
     times = []
     for _ in range(repeats):
         start = time.perf_counter_ns()
-        load_interpreter(data, "model", threads, xnnpack).allocate_tensors()
+        litert_interpreter(data, num_threads=threads, kernels=_kernels(xnnpack)).allocate_tensors()
         times.append(time.perf_counter_ns() - start)
     return float(np.median(times)) / 1e6
 
@@ -259,7 +262,7 @@ def peak_rss_delta_kib(data: bytes, threads: int = 1, runs: int = 10, xnnpack: b
     """See MEMORY_METHOD; NaN where /proc is not available (not Linux)."""
     if not Path("/proc/self/status").exists():
         return math.nan
-    probe = subprocess.run([sys.executable, "-c", _MEMORY_PROBE, str(threads), str(runs), str(int(xnnpack))], input=data,
+    probe = subprocess.run([sys.executable, "-c", _MEMORY_PROBE, str(threads), str(runs), _kernels(xnnpack)], input=data,
                            capture_output=True, timeout=300, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
     if probe.returncode != 0:
         raise RuntimeError(f"memory probe failed: {probe.stderr.decode(errors='replace')[-500:]}")
@@ -341,9 +344,9 @@ def benchmark_variants(variants: Mapping[str, bytes], *, runs: int = 300, warmup
             tflm_notes[name] = "not timed (tflm runs = 0)"
         else:
             try:
-                tflm[name] = _tflm_timed(data, image, tflm_runs)
-            except (RuntimeError, ValueError) as exc:  # unsupported op or allocation failure; details went to stderr
-                tflm_notes[name] = f"TFLM cannot run it: {str(exc).strip().splitlines()[0]}"
+                tflm[name] = _tflm_timed(data, image, tflm_runs, name)
+            except TflmError as exc:  # unsupported op or allocation failure
+                tflm_notes[name] = f"TFLM cannot run it: {exc.failure.describe()}"
     _run_rounds([overhead, *litert.values(), *tflm.values()], warmup, seed)
 
     overhead_median, overhead_p90, _ = _stats_us(overhead.samples_ns)

@@ -132,9 +132,9 @@ def export(run_dir, int8, all_variants, mobile, variant, out_dir, target, firmwa
     from digitedge.convert import FULL_INTEGER, VARIANTS
     from digitedge.mobile.signature import with_signature
     from digitedge.pipeline import record_export, run_stage
-    from digitedge.pipeline.convert import tflite_variants
-    from digitedge.pipeline.micro import deployed_variant, write_export
-    from digitedge.pipeline.mobile import mobile_files
+    from digitedge.pipeline.convert_stage import tflite_variants
+    from digitedge.pipeline.micro_stage import deployed_variant, write_export
+    from digitedge.pipeline.mobile_stage import mobile_files
 
     if variant is not None and variant not in VARIANTS:
         raise DigitedgeError(f"--variant '{variant}' is unknown; choose one of {', '.join(VARIANTS)}")
@@ -194,7 +194,6 @@ def firmware() -> None:
 
 @firmware.command("run")
 @run_option
-@click.option("--qemu", "use_qemu", is_flag=True, required=True, help="Run on QEMU's emulated boards.")
 @click.option("--board", "board_names", default="m4", show_default=True,
               help="Board: m0 (microbit), m3 (mps2-an385), m4 (mps2-an386), m7 (mps2-an500), m33 (mps2-an505), "
                    "m55 (mps3-an547), a comma-separated list, or all.")
@@ -204,29 +203,27 @@ def firmware() -> None:
               help="Real test digits streamed to each board.")
 @click.option("--out", type=click.Path(file_okay=False), default=None,
               help="Folder for the table (board.csv, board.json); printed only without it.")
-def firmware_run(run_dir, use_qemu, board_names, variant, images, out) -> None:
-    """Build the bare-metal image for each variant and board, stream real test digits, check every output
-    bit for bit against TFLite Micro, and print flash, RAM and instructions per inference."""
-    from digitedge.cgen.board_table import INT8_VARIANTS, format_board_table, run_board_table, write_board_table
+def firmware_run(run_dir, board_names, variant, images, out) -> None:
+    """Build the bare-metal image for each variant and board, run it on QEMU with real test digits, check every
+    output bit for bit against TFLite Micro, and print flash, RAM and instructions per inference.
+
+    The board stage's own measurement (`digitedge board`), with the variants and images chosen here and
+    nothing recorded in the run; an output that differs from TFLite Micro fails the command."""
+    from digitedge.cgen.board_table import format_board_table, write_board_table
     from digitedge.cgen.boards import boards
     from digitedge.cgen.qemu import require_tools
-    from digitedge.pipeline.convert import tflite_variants
+    from digitedge.convert import FULL_INTEGER
+    from digitedge.pipeline.board_stage import board_variants, measure_boards
 
     targets = boards(board_names)
     context = _context_from_run(run_dir)
-    available = tflite_variants(context.run)
-    names = [name.strip() for name in variant.split(",") if name.strip()] if variant else \
-        [name for name in INT8_VARIANTS if name in available]
-    if not names:
-        raise DigitedgeError(f"{run_dir} has none of the int8 variants {', '.join(INT8_VARIANTS)}; "
+    variants = board_variants(context.run, [name.strip() for name in variant.split(",") if name.strip()]
+                              if variant else None)
+    if not variants:
+        raise DigitedgeError(f"{run_dir} has none of the int8 variants {', '.join(FULL_INTEGER)}; "
                              f"run `digitedge export --all` first")
-    for name in names:
-        if name not in available:
-            raise DigitedgeError(f"--variant '{name}' is not in {run_dir}; choose one of {', '.join(available)}")
     require_tools()
-    micro_stage = context.run.read_manifest().get("stages", {}).get("micro")
-    table = run_board_table({name: available[name] for name in names}, targets, context.data.x_test[:images],
-                            context.data.y_test[:images], micro_stage=micro_stage, echo=click.echo)
+    table = measure_boards(context, targets, variants, images)
     click.echo(format_board_table(table))
     if out is not None:
         for path in write_board_table(table, Path(out)):
@@ -294,7 +291,7 @@ def benchmark(run_dir, model_files, threads, no_xnnpack, runs, as_json, force) -
     from digitedge import benchmark as benchmarking
     from digitedge import config as config_module
     from digitedge.pipeline import run_stage
-    from digitedge.pipeline.benchmark import benchmark_options, run_variants
+    from digitedge.pipeline.benchmark_stage import benchmark_options, read_benchmark_json, run_variants
 
     counts = benchmarking.parse_thread_counts(threads) if threads else None
     overrides = {"benchmark.threads": counts[0] if counts else None, "benchmark.runs": runs}
@@ -304,8 +301,7 @@ def benchmark(run_dir, model_files, threads, no_xnnpack, runs, as_json, force) -
             context.echo = lambda line: click.echo(line, err=True)  # stdout holds only the JSON
         run_stage(context, "benchmark")
         if as_json:
-            recorded = json.loads(context.run.path("benchmark", "benchmark.json").read_text())
-            click.echo(json.dumps({"benchmarks": [recorded]}, indent=2))
+            click.echo(json.dumps({"benchmarks": [read_benchmark_json(context.run)]}, indent=2))
         return
     if model_files:
         from digitedge.pipeline import Context
@@ -343,9 +339,9 @@ def board(run_dir, board_names, force) -> None:
 
 @cli.command()
 @run_option
-@force_option
-def report(run_dir, force) -> None:
-    """Write REPORT.md, report.html and summary.csv comparing every variant with float."""
+def report(run_dir) -> None:
+    """Write REPORT.md, report.html and summary.csv comparing every variant with float (always rewritten:
+    the report only reads the run's artifacts, so there is nothing to skip or force)."""
     from digitedge.pipeline import run_stage
 
     context = _context_from_run(run_dir, force=True)

@@ -131,11 +131,9 @@ def strip_strings(tflite_bytes: bytes, images: np.ndarray, label: str = "model")
 
 def litert_outputs(tflite_bytes: bytes, images: np.ndarray) -> np.ndarray:
     """Raw outputs (int8 for full-integer models) of LiteRT's default kernels, one image at a time."""
-    from ai_edge_litert.interpreter import Interpreter
+    from digitedge.runtime import litert_interpreter, quantize_input
 
-    from digitedge.evaluate import quantize_input
-
-    interpreter = Interpreter(model_content=tflite_bytes)
+    interpreter = litert_interpreter(tflite_bytes)
     interpreter.allocate_tensors()
     source, target = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
     batch = quantize_input(np.asarray(images, np.float32), source)  # with the input tensor's own scale and zero point

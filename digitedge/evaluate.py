@@ -14,8 +14,8 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from digitedge.errors import DigitedgeError
 from digitedge.progress import progress
+from digitedge.runtime import dequantize_output, litert_interpreter, quantize_input, scale_images
 
 KERAS_FLOAT = "keras_float"
 NUM_CLASSES = 10
@@ -80,57 +80,11 @@ class Evaluation:
                              reference[indices], compared[indices])
 
 
-def scale_images(images: np.ndarray) -> np.ndarray:
-    """uint8 pixels (N, 28, 28) -> the models' float32 input (N, 28, 28, 1) in [0, 1]."""
-    images = np.asarray(images)
-    if images.dtype != np.uint8 or images.ndim != 3:
-        raise ValueError(f"expected uint8 images of shape (N, 28, 28), got {images.dtype} {images.shape}")
-    return (images.astype(np.float32) / 255.0)[..., None]
-
-
-def quantize_input(x: np.ndarray, detail: dict) -> np.ndarray:
-    """Float input -> the tensor's dtype, using its scale/zero point when it is an integer tensor.
-
-    A grayscale batch given to an RGB-input model (the mobile variants) is repeated on every channel,
-    as an app passes a gray image.
-    """
-    channels = int(detail["shape"][-1]) if "shape" in detail and len(detail["shape"]) == 4 else 1
-    if x.ndim == 4 and x.shape[-1] == 1 and channels > 1:
-        x = np.repeat(x, channels, axis=-1)
-    dtype = np.dtype(detail["dtype"])
-    if dtype.kind == "f":
-        return x.astype(dtype)
-    scale, zero_point = detail["quantization"]
-    info = np.iinfo(dtype)
-    return np.clip(np.round(x / scale) + zero_point, info.min, info.max).astype(dtype)
-
-
-def dequantize_output(q: np.ndarray, detail: dict) -> np.ndarray:
-    if np.dtype(detail["dtype"]).kind == "f":
-        return q.astype(np.float32)
-    scale, zero_point = detail["quantization"]
-    return ((q.astype(np.float32) - zero_point) * scale).astype(np.float32)
-
-
-def load_interpreter(tflite_bytes: bytes, label: str, num_threads: int = 1, xnnpack: bool = True):
-    """A LiteRT interpreter with default (XNNPACK) kernels, or LiteRT's own builtin kernels when `xnnpack`
-    is False; a model LiteRT rejects is a one-line error."""
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
-
-    resolver = OpResolverType.AUTO if xnnpack else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
-    try:
-        return Interpreter(model_content=bytes(tflite_bytes), num_threads=num_threads,
-                           experimental_op_resolver_type=resolver)
-    except (ValueError, RuntimeError) as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DigitedgeError(f"{label}: LiteRT cannot load the model: {reason}") from None
-
-
 def tflite_probabilities(tflite_bytes: bytes, images: np.ndarray, *, num_threads: int = 1,
                          label: str = "model", chunk: int = CHUNK) -> np.ndarray:
     """Class probabilities (N, 10) from a .tflite, with the input resized to `chunk` images per call."""
     x = scale_images(images)
-    interpreter = load_interpreter(tflite_bytes, label, num_threads)
+    interpreter = litert_interpreter(tflite_bytes, label, num_threads=num_threads)
     input_detail = interpreter.get_input_details()[0]
     output_detail = interpreter.get_output_details()[0]
     batches = []

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from digitedge.errors import DigitedgeError
-from digitedge.evaluate import dequantize_output, load_interpreter, quantize_input, scale_images
 from digitedge.prepare import image_files, png_bytes, prepare_file
+from digitedge.runtime import dequantize_output, litert_interpreter, quantize_input, scale_images
 
 TFLM_SUFFIX = " (TFLM)"
 TOP = 3
@@ -60,7 +60,7 @@ class LiteRTClassifier:
 
     def __init__(self, tflite_bytes: bytes, name: str):
         self.name = name
-        self._interpreter = load_interpreter(tflite_bytes, name)
+        self._interpreter = litert_interpreter(tflite_bytes, name)
         self._interpreter.allocate_tensors()
         self._input = self._interpreter.get_input_details()[0]
         self._output = self._interpreter.get_output_details()[0]
@@ -83,16 +83,16 @@ class TflmClassifier:
     runtime = "TFLite Micro"
 
     def __init__(self, tflite_bytes: bytes, name: str, arena_bytes: int | None = None):
-        from digitedge.micro.tflm import load_tflm
+        from digitedge.runtime import tflm_interpreter
         from digitedge.tflite_model import read_tflite
 
         self.name = name
         self._model = read_tflite(tflite_bytes, name)
         with _TFLM_LOCK:
-            self._interpreter = load_tflm(tflite_bytes, arena_bytes, name)
+            self._interpreter = tflm_interpreter(tflite_bytes, arena_bytes, name)
 
     def predict(self, image: np.ndarray) -> Prediction:
-        from digitedge.micro.tflm import invoke_tflm, to_model_input
+        from digitedge.runtime import invoke_tflm, to_model_input
 
         x = to_model_input(scale_images(image[None]), self._model.input)
         with _TFLM_LOCK:
@@ -144,8 +144,8 @@ def run_classifiers(run_dir: str | Path, variant: str | None = None, all_variant
     The deployed variant runs on TFLite Micro as it would be flashed; with `all_variants` every
     variant also runs on LiteRT, so float-vs-int8 and LiteRT-vs-TFLM differences show side by side.
     """
-    from digitedge.pipeline.convert import tflite_variants
-    from digitedge.pipeline.micro import deployed_variant
+    from digitedge.pipeline.convert_stage import tflite_variants
+    from digitedge.pipeline.micro_stage import deployed_variant
     from digitedge.rundir import RunDir
 
     if not (Path(run_dir) / "config.toml").is_file():

@@ -30,7 +30,9 @@ def seed_model_path(seed_run: str | Path) -> Path:
     arch = load_config(run.path("config.toml")).model.arch
     if arch != "seed":
         raise DigitedgeError(f"{where} is a run of the '{arch}' model, not one trained with --arch seed")
-    model = run.path("train", "model.keras")
+    from digitedge.pipeline.train_stage import float_model_file
+
+    model = float_model_file(run)
     if "train" not in run.read_manifest().get("stages", {}) or not model.is_file():
         raise DigitedgeError(f"{where} has no finished train stage (train/model.keras); "
                              f"run `digitedge train --arch seed --out {run.root}` first")

@@ -50,27 +50,24 @@ def main() -> int:
     import numpy as np
 
     from digitedge.cgen import quantize_images, run_on_host, tflm_outputs
-    from digitedge.cgen.board_table import INT8_VARIANTS, format_board_table, run_board_table, write_board_table
+    from digitedge.cgen.board_table import format_board_table, run_board_table, write_board_table
     from digitedge.cgen.boards import boards
     from digitedge.data import load_mnist
     from digitedge.errors import DigitedgeError
     from digitedge.config import load as load_config
-    from digitedge.pipeline.convert import tflite_variants
-    from digitedge.pipeline.micro import deployed_variant
+    from digitedge.pipeline.board_stage import board_variants
+    from digitedge.pipeline.micro_stage import deployed_variant
     from digitedge.rundir import RunDir
     from digitedge.tflite_model import read_tflite
 
     try:
         run = RunDir(args.run)
-        available = tflite_variants(run)
-        names = args.variant.split(",") if args.variant else [name for name in INT8_VARIANTS if name in available]
-        missing = [name for name in names if name not in available]
-        if missing or not names:
-            raise DigitedgeError(f"{args.run} lacks int8 variant(s) {', '.join(missing) or ', '.join(INT8_VARIANTS)}")
+        variants = board_variants(run, args.variant.split(",") if args.variant else None)
+        if not variants:
+            raise DigitedgeError(f"{args.run} has no int8 variant")
         # the micro stage's choice; a run recorded before it made one names its variant in the config
         deployed = deployed_variant(run) or load_config(str(args.run / "config.toml")).export.variant
         targets = boards(args.board)
-        variants = {name: available[name] for name in names}
         mnist = load_mnist()
         started = time.perf_counter()
         table = run_board_table(variants, targets, mnist.x_test[:args.images], mnist.y_test[:args.images],
@@ -90,7 +87,7 @@ def main() -> int:
     for row in table.itertuples():
         checks.append(check(f"{row.variant} on {row.board}: bit-exact", f"{row.bit_exact:,}/{row.images:,}",
                             f"all, >= 1,000 images", row.bit_exact == row.images >= 1000))
-    for name in names if args.host_images else ():
+    for name in variants if args.host_images else ():
         tflite_bytes = variants[name]
         inputs = quantize_images(mnist.x_test[:args.host_images], read_tflite(tflite_bytes, name).input)
         exact = int(np.sum(np.all(run_on_host(tflite_bytes, inputs) == tflm_outputs(tflite_bytes, inputs), axis=1)))
@@ -101,7 +98,7 @@ def main() -> int:
         rows = table[(table.variant == variant) & (table.board == board)]
         return rows[column].iloc[0] if len(rows) else None
 
-    default = deployed if deployed in names else names[0]
+    default = deployed if deployed in variants else next(iter(variants))
     for board_name, limit in (("m4", M4_INSTRUCTIONS_PER_MAC), ("m55", M55_INSTRUCTIONS_PER_MAC)):
         value = cell(default, board_name, "instructions_per_mac")
         checks.append(check(f"{default} on {board_name}: instructions per MAC", "not run" if value is None else

@@ -61,7 +61,8 @@ def main() -> int:
 
     from digitedge.data import load_mnist, normalize
     from digitedge.errors import DigitedgeError
-    from digitedge.micro import compare_tflm_litert, find_arena_size, tflm_support
+    from digitedge.micro import compare_tflm_litert, find_arena_size
+    from digitedge.runtime import tflm_support
 
     try:
         mnist = load_mnist()

@@ -52,9 +52,10 @@ def main() -> int:
 
     from digitedge.data import load_mnist
     from digitedge.errors import DigitedgeError
-    from digitedge.evaluate import quantize_input, scale_images, tflite_probabilities
+    from digitedge.evaluate import tflite_probabilities
     from digitedge.mobile.compiled import compare_compiled_model
     from digitedge.mobile.phone import classify_with_mediapipe, mediapipe_python
+    from digitedge.runtime import litert_interpreter, quantize_input, scale_images
 
     mnist = load_mnist()
     results = []
@@ -86,10 +87,8 @@ def main() -> int:
                                 f"{name} accuracy {accuracy:.2%} vs {source} {reference:.2%} on {len(labels):,} "
                                 f"test images: {gap:.2f} points (target <= {ACCURACY_POINTS})"))
 
-        from ai_edge_litert.interpreter import Interpreter
-
         for name, data in files.items():
-            detail = Interpreter(model_content=data).get_input_details()[0]
+            detail = litert_interpreter(data, name).get_input_details()[0]
             parity = compare_compiled_model(data, quantize_input(scale_images(images), detail), name)
             results.append(line(parity["identical_outputs"] == 1.0,
                                 f"{name} CompiledModel (CPU) vs Interpreter on {parity['images']:,} images: same top-1 "

@@ -122,7 +122,7 @@ def test_a_digits_file_for_another_model_stops_the_firmware_with_status_2():
 @pytest.mark.mnist
 @pytest.mark.parametrize("name", list(BOARDS))
 def test_the_compact_model_is_bit_exact_on_every_core(name):
-    from test_cgen_fixtures import compact_int8, compact_test_outputs
+    from cgen_fixtures import compact_int8, compact_test_outputs
 
     images, labels, _, expected = compact_test_outputs()
     result = run_on_qemu(compact_int8(), images[:20], labels[:20], board=name, expected_outputs=expected[:20])
@@ -138,7 +138,7 @@ def fake_run(tmp_path_factory):
     """A run folder with one int8 variant: a 784 -> 10 fully connected layer (built in milliseconds)."""
     import json
 
-    from test_cgen_fixtures import fully_connected_model
+    from cgen_fixtures import fully_connected_model
 
     run = tmp_path_factory.mktemp("board-run")
     (run / "tflite").mkdir()
@@ -155,7 +155,7 @@ def test_firmware_run_writes_the_board_table_for_the_boards_asked(fake_run, tmp_
 
     from test_cli_errors import must_succeed
 
-    out = must_succeed("firmware", "run", "--qemu", "--run", fake_run, "--board", "m0,m55", "--images", "5",
+    out = must_succeed("firmware", "run", "--run", fake_run, "--board", "m0,m55", "--images", "5",
                        "--out", tmp_path / "board")
     table = pd.read_csv(tmp_path / "board" / "board.csv")
     assert list(table.board) == ["m0", "m55"] and set(table.variant) == {"int8_qat"}
@@ -174,7 +174,7 @@ def test_firmware_run_writes_the_board_table_for_the_boards_asked(fake_run, tmp_
 def test_firmware_run_mistakes_are_one_line_errors(fake_run, args, env, message):
     from test_cli_errors import run_cli
 
-    code, out, err = run_cli("firmware", "run", "--qemu", "--run", fake_run, *args, env=env)
+    code, out, err = run_cli("firmware", "run", "--run", fake_run, *args, env=env)
     assert code == 1 and out == "" and len(err.strip().splitlines()) == 1
     assert message.format(run=fake_run) in err
 
@@ -193,7 +193,7 @@ def test_the_board_config_section_names_its_key_when_a_board_is_unknown():
 def test_the_board_stage_records_its_table_summary_columns_and_report_facts(fake_run, tmp_path):
     import shutil
 
-    from digitedge.pipeline import board as board_stage
+    from digitedge.pipeline import board_stage
     from digitedge.rundir import RunDir
     from test_cli_errors import must_succeed
 
@@ -215,7 +215,7 @@ def test_the_board_stage_skips_with_the_packages_to_install_when_the_toolchain_i
     from digitedge import config
     from digitedge.cgen import qemu
     from digitedge.pipeline import Context
-    from digitedge.pipeline.board import run_board
+    from digitedge.pipeline.board_stage import run_board
     from digitedge.rundir import RunDir
 
     monkeypatch.setattr(qemu, "missing_tools", lambda: ["qemu-system-arm"])

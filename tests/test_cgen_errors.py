@@ -7,7 +7,7 @@ import pytest
 
 from digitedge.cgen import export_c, generate_c_sources, run_on_qemu
 from digitedge.errors import DigitedgeError
-from test_cgen_fixtures import ModelBuilder, add_model, softmax_model
+from cgen_fixtures import ModelBuilder, add_model, softmax_model
 
 
 def _one_line(exc: pytest.ExceptionInfo) -> str:

@@ -12,7 +12,7 @@ from digitedge.cgen import export_c, quantize_images, run_on_host, tflm_outputs
 from digitedge.cgen.layers import Conv, Pool, parse_model
 from digitedge.data import load_mnist
 from digitedge.tflite_model import read_tflite
-from test_cgen_fixtures import compact_int8, compact_test_outputs, depthwise_int8
+from cgen_fixtures import compact_int8, compact_test_outputs, depthwise_int8
 
 pytestmark = pytest.mark.mnist
 

@@ -16,7 +16,7 @@ from digitedge.cgen import run_on_host, tflm_outputs
 from digitedge.cgen.layers import Pool, parse_model
 from digitedge.cgen.plan import pool_in_place_safe
 from digitedge.cgen.quantization import activation_range, quantize_multiplier, tflite_round
-from test_cgen_fixtures import (compact_int8, conv_model, fully_connected_model, pool_model, random_inputs,
+from cgen_fixtures import (compact_int8, conv_model, fully_connected_model, pool_model, random_inputs,
                                 softmax_model)
 
 CASES = {

@@ -18,7 +18,7 @@ from digitedge.cgen.plan import ALIGNMENT
 from digitedge.cgen.sparse import decode, encode, sparse_if_smaller
 from arm_toolchain import needs_arm_toolchain
 from cgen_cross import run_cases_on_board
-from test_cgen_fixtures import compact_int8, conv_model, fully_connected_model, random_inputs
+from cgen_fixtures import compact_int8, conv_model, fully_connected_model, random_inputs
 
 CASES = {
     # channel counts: odd, not multiples of 4 or 16; taps 27 and 45 pad to groups of four / 16-lane tails

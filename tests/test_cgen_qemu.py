@@ -10,7 +10,7 @@ import pytest
 
 from digitedge.cgen import format_qemu_result, run_on_qemu
 from arm_toolchain import needs_arm_toolchain
-from test_cgen_fixtures import compact_int8, compact_test_outputs, depthwise_int8
+from cgen_fixtures import compact_int8, compact_test_outputs, depthwise_int8
 
 pytestmark = [pytest.mark.mnist, needs_arm_toolchain]
 

@@ -399,7 +399,7 @@ def test_read_only_output_folder(shared_tmp):
 def test_header_refuses_float_and_unsupported_op_models():
     """The C header needs an int8 model TFLite Micro runs; anything else is one line naming why."""
     sys.path.insert(0, str(Path(__file__).parent))
-    from test_micro_fixtures import tiny_tflite
+    from micro_fixtures import tiny_tflite
 
     from digitedge.errors import DigitedgeError
     from digitedge.micro.header import header_files

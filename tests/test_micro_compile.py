@@ -15,7 +15,7 @@ from digitedge.micro import find_arena_size, header_files, resolver_methods, wri
 from digitedge.micro.resolver import RESOLVER_METHODS
 from digitedge.tflite_model import read_tflite
 from firmware_export import ARDUINO_SKETCH_DIR, HOST_CHECK_DIR
-from test_micro_fixtures import tiny_tflite
+from micro_fixtures import tiny_tflite
 
 pytestmark = pytest.mark.skipif(shutil.which("gcc") is None or shutil.which("g++") is None,
                                 reason="gcc/g++ not installed")

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from digitedge.errors import DigitedgeError
-from digitedge.micro import find_arena_size, header_files, run_tflm, sketch_files, write_header_files
-from digitedge.micro.tflm import TflmError
+from digitedge.micro import find_arena_size, header_files, sketch_files, write_header_files
+from digitedge.runtime.tflm import TflmError, run_tflm
 from digitedge.tflite_model import read_tflite
-from test_micro_fixtures import tiny_tflite
+from micro_fixtures import tiny_tflite
 
 SAMPLES = np.random.default_rng(3).uniform(0, 1, (3, 28, 28, 1)).astype(np.float32)
 LABELS = [7, 2, 1]

@@ -6,7 +6,7 @@ import pytest
 
 from digitedge.micro import find_arena_size, profile_model
 from digitedge.micro.profile import TARGETS
-from test_micro_fixtures import tiny_tflite
+from micro_fixtures import tiny_tflite
 
 
 @pytest.fixture(scope="module")

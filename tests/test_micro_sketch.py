@@ -15,7 +15,7 @@ from digitedge.errors import DigitedgeError
 from digitedge.micro import find_arena_size, header_files
 from digitedge.micro.sketch import SKETCH_MANIFEST, SKETCH_TFLITE, check_firmware_folder, write_firmware_folder
 from firmware_export import ARDUINO_SKETCH_DIR, PLATFORMIO_FILE
-from test_micro_fixtures import tiny_tflite
+from micro_fixtures import tiny_tflite
 
 SKETCH_FILES = {"my_sketch.ino", "model_data.h", "model_data.cpp", "model_ops.h", "sample_digits.h",
                 "platformio.ini", SKETCH_TFLITE}

@@ -10,9 +10,10 @@ import pytest
 from digitedge.convert import convert_variant
 from digitedge.data import normalize
 from digitedge.errors import DigitedgeError
-from digitedge.micro import compare_tflm_litert, find_arena_size, run_tflm, tflm_support, with_margin
-from digitedge.micro.tflm import TflmError, captured_stderr, load_tflm, parse_tflm_log, recorded_arena_bytes
-from test_micro_fixtures import tiny_keras_model, tiny_tflite
+from digitedge.micro import compare_tflm_litert, find_arena_size, with_margin
+from digitedge.runtime.tflm import (TflmError, captured_stderr, parse_tflm_log, recorded_arena_bytes, run_tflm, tflm_interpreter,
+                                    tflm_support)
+from micro_fixtures import tiny_keras_model, tiny_tflite
 
 
 def test_captured_stderr_reads_c_level_writes():
@@ -39,7 +40,7 @@ def test_dynamic_range_model_is_refused_with_the_op_tflm_names():
 
 def test_load_tflm_error_is_one_line_naming_file_and_op():
     with pytest.raises(TflmError) as caught:
-        load_tflm(tiny_tflite("dynamic_range"), label="dr.tflite")
+        tflm_interpreter(tiny_tflite("dynamic_range"), label="dr.tflite")
     message = str(caught.value)
     assert "\n" not in message and message.startswith("dr.tflite: TFLite Micro cannot run it: op ")
     assert isinstance(caught.value, DigitedgeError)
@@ -68,11 +69,11 @@ def test_arena_search_finds_the_smallest_16_byte_step():
     arena = find_arena_size(tflite, margin=0.10)
     assert arena.minimum_bytes % 16 == 0
     model_input = np.zeros((1, 28, 28, 1), np.int8)
-    load_tflm(tflite, arena.minimum_bytes).set_input(model_input, 0)  # allocates at the minimum
+    tflm_interpreter(tflite, arena.minimum_bytes).set_input(model_input, 0)  # allocates at the minimum
     with pytest.raises(TflmError) as caught:
-        load_tflm(tflite, arena.minimum_bytes - 16)
+        tflm_interpreter(tflite, arena.minimum_bytes - 16)
     assert caught.value.failure.arena_missing_bytes > 0
-    assert arena.recorded_bytes == recorded_arena_bytes(load_tflm(tflite, arena.minimum_bytes))
+    assert arena.recorded_bytes == recorded_arena_bytes(tflm_interpreter(tflite, arena.minimum_bytes))
     assert arena.arena_bytes == with_margin(arena.minimum_bytes, 0.10)
     assert arena.arena_bytes >= arena.minimum_bytes * 1.10 and arena.arena_bytes % 16 == 0
 
@@ -81,7 +82,7 @@ def test_arena_search_finds_the_smallest_16_byte_step():
 def test_an_arena_too_small_for_tflms_own_allocator_is_refused_not_a_crash(arena):
     # the wrapper segfaults below ~464 bytes; an arena search or a user's size must get an error instead
     with pytest.raises(TflmError, match="tensor arena too small") as caught:
-        load_tflm(tiny_tflite("int8_ptq"), arena)
+        tflm_interpreter(tiny_tflite("int8_ptq"), arena)
     assert caught.value.failure.arena_missing_bytes == 512 - arena
 
 

@@ -126,7 +126,7 @@ def test_a_successful_run_prints_no_failure_looking_tensorflow_line(quick_run):
 
 
 def test_the_report_says_why_int8_is_slower_only_on_a_cpu_without_an_int8_dot_product():
-    from digitedge.pipeline.report import int8_speed_note
+    from digitedge.pipeline.report_stage import int8_speed_note
 
     summary = pd.DataFrame({"variant": ["float32", "int8_qat"], "speedup_vs_float32": [1.0, 0.63]})
     avx2 = {"machine": {"cpu_features": {"simd": ["avx2"], "int8_dot_product": []}}}

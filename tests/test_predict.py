@@ -76,7 +76,7 @@ def digit_files(tmp_path, mnist):
 
 def test_predict_prints_the_deployed_models_answer_computed_on_tflite_micro(tiny_run, digit_files, monkeypatch,
                                                                              capsys, tmp_path):
-    from digitedge.micro.tflm import run_tflm
+    from digitedge.runtime.tflm import run_tflm
     from digitedge.prepare import prepare_file
 
     files, _ = digit_files

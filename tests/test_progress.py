@@ -8,7 +8,7 @@ import sys
 import numpy as np
 
 from digitedge.progress import progress
-from test_micro_fixtures import tiny_tflite
+from micro_fixtures import tiny_tflite
 
 
 class Terminal(io.StringIO):

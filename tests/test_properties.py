@@ -97,7 +97,7 @@ def test_read_npz_on_any_arrays(tmp_path, arrays):
 
 @pytest.fixture(scope="module")
 def int8_model() -> bytes:
-    from test_micro_fixtures import tiny_tflite
+    from micro_fixtures import tiny_tflite
 
     return tiny_tflite("int8_ptq")
 

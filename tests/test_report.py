@@ -11,7 +11,8 @@ import pytest
 from digitedge.errors import DigitedgeError
 from digitedge.evaluate import Misclassified
 from digitedge.report import SUMMARY_KEYS, RunFacts, format_summary, recommend_targets, write_report
-from digitedge.report.tables import SUMMARY_COLUMNS, pareto_front, points
+from digitedge.pareto import pareto_front
+from digitedge.report.tables import SUMMARY_COLUMNS, points
 from digitedge.targets import Budget
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -200,9 +201,11 @@ def test_bad_inputs(tmp_path):
 
 
 def test_pareto_front_and_points():
-    sizes = pd.Series({"a": 10.0, "b": 20.0, "c": 20.0, "d": 40.0})
-    accuracies = pd.Series({"a": 0.90, "b": 0.95, "c": 0.94, "d": 0.95})
-    assert pareto_front(sizes, accuracies) == ["a", "b"]
+    rows = pd.DataFrame({"size": [10.0, 20.0, 20.0, 40.0, 5.0], "accuracy": [0.90, 0.95, 0.94, 0.95, None]},
+                        index=["a", "b", "c", "d", "e"])
+    assert pareto_front(rows, minimize=["size"], maximize=["accuracy"]) == ["a", "b"]  # e: no accuracy
+    flash_ram = pd.DataFrame({"accuracy": [0.9, 0.9, 0.8], "flash": [10, 20, 5], "ram": [8, 4, 8]}, index=[1, 2, 3])
+    assert pareto_front(flash_ram, minimize=["flash", "ram"], maximize=["accuracy"]) == [3, 1, 2]
     assert points(-0.004) == "0.00" and points(-0.25) == "−0.25" and points(0.1) == "+0.10"
 
 

@@ -44,7 +44,7 @@ def interrupt_at_second_epoch(monkeypatch) -> None:
     monkeypatch.setattr(train.EpochLog, "on_epoch_begin", stop_at_second_epoch)
 
 def test_interrupted_run_resumes_from_the_next_stage(tmp_path, monkeypatch):
-    from digitedge.micro import tflm
+    from digitedge.runtime import tflm
     from digitedge.rundir import RunDir
 
     run = copy_run(tmp_path / "run")  # train, optimize and convert are done

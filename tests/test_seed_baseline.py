@@ -118,7 +118,7 @@ def test_the_seed_row_is_measured_from_its_own_file(seeded, mnist):
 
 @pytest.mark.mnist
 def test_the_seed_baseline_is_reported_never_deployed(seeded):
-    from digitedge.pipeline.convert import tflite_variants
+    from digitedge.pipeline.convert_stage import tflite_variants
     from digitedge.report.tables import kilobytes
 
     run, seed_run, again = seeded

@@ -100,7 +100,7 @@ print(outputs.shape)
 
 def test_litert_accelerator_lines_at_exit_are_dropped_unless_asked_for(tmp_path):
     """LiteRT's CompiledModel releases its accelerators in C++ at process exit and logs each at INFO."""
-    from test_micro_fixtures import tiny_tflite
+    from micro_fixtures import tiny_tflite
 
     model = tmp_path / "model.tflite"
     model.write_bytes(tiny_tflite("float32"))

@@ -21,7 +21,6 @@ from digitedge.cgen.oracle import quantize_images, tflm_outputs
 from digitedge.cgen.qemu import require_tools, run_on_qemu
 from digitedge.rundir import write_text_files
 
-INT8_VARIANTS = ("int8_ptq", "int8_qat", "pruned_int8", "pruned_qat_int8")
 TABLE_CSV, TABLE_JSON, TABLE_MARKDOWN = "board.csv", "board.json", "board.md"
 COLUMNS = ("variant", "board", "core", "machine", "images", "bit_exact", "accuracy", "flash_bytes",
            "model_flash_bytes", "ram_bytes", "model_ram_bytes", "stack_used_bytes", "macs",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from digitedge.errors import DigitedgeError
+from digitedge.runtime import invoke_each, scale_images, to_model_input
 from digitedge.tflite_model import TensorInfo, read_tflite
 
 
@@ -13,22 +14,11 @@ def quantize_images(images_uint8: np.ndarray, tensor: TensorInfo) -> np.ndarray:
     pixels = np.asarray(images_uint8)
     if pixels.dtype != np.uint8:
         raise DigitedgeError(f"images must be uint8 pixels, got {pixels.dtype}")
-    unit = pixels.astype(np.float32) / np.float32(255)
-    quantized = np.round(unit / tensor.scales[0]) + tensor.zero_points[0]
-    return np.clip(quantized, -128, 127).astype(np.int8).reshape(len(pixels), *tensor.shape[1:])
+    return to_model_input(scale_images(pixels), tensor).reshape(len(pixels), *tensor.shape[1:])
 
 
 def tflm_outputs(tflite_bytes: bytes, model_inputs: np.ndarray) -> np.ndarray:
-    """TFLite Micro's raw int8 outputs (N, output size), one invoke per input (its batch is 1)."""
-    from tflite_micro.python.tflite_micro import runtime
-
+    """TFLite Micro's raw int8 outputs (N, output size), one invoke per input, on the default arena."""
     model = read_tflite(tflite_bytes)
-    # TFLM's default arena (10x the model) is too small for tiny models; the arena does not change outputs
-    interpreter = runtime.Interpreter.from_bytes(bytes(tflite_bytes), arena_size=max(10 * len(tflite_bytes), 1 << 20))
     batch = np.asarray(model_inputs, dtype=np.int8).reshape(len(model_inputs), *model.input.shape[1:])
-    outputs = np.empty((len(batch), int(np.prod(model.output.shape))), dtype=np.int8)
-    for index in range(len(batch)):
-        interpreter.set_input(batch[index:index + 1], 0)
-        interpreter.invoke()
-        outputs[index] = interpreter.get_output(0).reshape(-1)
-    return outputs
+    return invoke_each(model, batch).reshape(len(batch), -1)

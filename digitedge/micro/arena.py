@@ -12,7 +12,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from digitedge.errors import DigitedgeError
-from digitedge.micro.tflm import TflmError, default_arena_bytes, invoke_tflm, load_tflm, parsed, recorded_arena_bytes
+from digitedge.runtime.tflm import (TflmError, default_arena_bytes, invoke_tflm, parsed, recorded_arena_bytes,
+                                    tflm_interpreter)
 from digitedge.tflite_model import TfliteModel
 
 ALIGNMENT = 16  # TFLM aligns arena allocations to 16 bytes; the search walks in the same steps
@@ -47,7 +48,7 @@ def find_arena_size(tflite: bytes | TfliteModel, margin: float = 0.10, label: st
         nonlocal probes
         probes += 1
         try:
-            invoke_tflm(load_tflm(model, arena_bytes, label), zero_input, label)
+            invoke_tflm(tflm_interpreter(model, arena_bytes, label), zero_input, label)
         except TflmError as exc:
             if exc.failure.arena_missing_bytes is None and arena_bytes >= default_arena_bytes(model):
                 raise  # not a memory shortfall: the model itself is refused
@@ -66,7 +67,7 @@ def find_arena_size(tflite: bytes | TfliteModel, margin: float = 0.10, label: st
             high = middle
         else:
             low = middle
-    recorded = recorded_arena_bytes(load_tflm(model, high, label))
+    recorded = recorded_arena_bytes(tflm_interpreter(model, high, label))
     return ArenaSize(high, recorded, margin, with_margin(high, margin), probes)
 
 

@@ -18,7 +18,8 @@ import digitedge
 from digitedge.errors import DigitedgeError
 from digitedge.micro.arena import ALIGNMENT
 from digitedge.micro.resolver import resolver_methods
-from digitedge.micro.tflm import TflmError, run_tflm, tflm_support, to_model_input
+from digitedge.runtime.quantization import to_model_input
+from digitedge.runtime.tflm import TflmError, run_tflm, tflm_support
 from digitedge.rundir import write_text_files
 from digitedge.tflite_model import TensorInfo, read_tflite
 

@@ -13,7 +13,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from digitedge.errors import DigitedgeError
-from digitedge.micro.tflm import parsed, run_tflm, to_model_input
+from digitedge.runtime.litert import REFERENCE, XNNPACK, litert_batches
+from digitedge.runtime.quantization import to_model_input
+from digitedge.runtime.tflm import parsed, run_tflm
 from digitedge.tflite_model import TfliteModel
 
 LITERT_BATCH = 1000  # images per LiteRT invoke: bounds the memory of batched activations
@@ -60,26 +62,6 @@ def timed_tflm(tflite: bytes | TfliteModel, images: np.ndarray, arena_bytes: int
     return TflmRun(outputs, time.perf_counter() - started)
 
 
-def litert_outputs(tflite_bytes: bytes, model_inputs: np.ndarray, reference: bool) -> np.ndarray:
-    """LiteRT outputs for inputs already in the model dtype, batched by resizing the input."""
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
-
-    resolver = OpResolverType.BUILTIN_REF if reference else OpResolverType.AUTO
-    interpreter = Interpreter(model_content=bytes(tflite_bytes), experimental_op_resolver_type=resolver,
-                              num_threads=1)
-    input_index = interpreter.get_input_details()[0]["index"]
-    output_index = interpreter.get_output_details()[0]["index"]
-    chunks = []
-    for start in range(0, len(model_inputs), LITERT_BATCH):
-        batch = model_inputs[start:start + LITERT_BATCH]
-        interpreter.resize_tensor_input(input_index, list(batch.shape))
-        interpreter.allocate_tensors()
-        interpreter.set_tensor(input_index, batch)
-        interpreter.invoke()
-        chunks.append(interpreter.get_tensor(output_index).copy())
-    return np.concatenate(chunks)
-
-
 def compare_tflm_litert(tflite: bytes | TfliteModel, images: np.ndarray, labels: np.ndarray,
                         arena_bytes: int | None = None, label: str = "model",
                         tflm: TflmRun | None = None) -> ParityResult:
@@ -97,7 +79,8 @@ def compare_tflm_litert(tflite: bytes | TfliteModel, images: np.ndarray, labels:
     tflm_predictions = tflm.reshape(len(tflm), -1).argmax(axis=1)
 
     def agreement(reference: bool) -> Agreement:
-        litert = litert_outputs(tflite_bytes, model_inputs, reference).reshape(len(tflm), -1)
+        litert = litert_batches(tflite_bytes, model_inputs, label, kernels=REFERENCE if reference else XNNPACK,
+                                batch=LITERT_BATCH).reshape(len(tflm), -1)
         predictions = litert.argmax(axis=1)
         difference = np.abs(litert.astype(np.float64) - tflm.reshape(len(tflm), -1).astype(np.float64))
         return Agreement(

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from digitedge.micro.arena import find_arena_size
-from digitedge.micro.tflm import TflmError
+from digitedge.runtime.tflm import TflmError
 from digitedge.tflite_model import TensorInfo, TfliteModel, read_tflite
 
 DTYPE_BYTES = {"float32": 4, "float16": 2, "int32": 4, "int64": 8, "int16": 2, "int8": 1, "uint8": 1}

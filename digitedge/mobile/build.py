@@ -15,13 +15,14 @@ import numpy as np
 
 from digitedge.convert import strip_strings
 from digitedge.errors import DigitedgeError
-from digitedge.evaluate import quantize_input, scale_images, tflite_probabilities
+from digitedge.evaluate import tflite_probabilities
 from digitedge.mobile.compiled import compare_compiled_model
 from digitedge.mobile.guide import mobile_guide
 from digitedge.mobile.metadata import LABELS_FILE, ModelFacts, labels_text, model_metadata, with_metadata
 from digitedge.mobile.metadata_writer import ModelMetadata
 from digitedge.mobile.rgb import SOURCES, convert_mobile
 from digitedge.mobile.signature import add_signature
+from digitedge.runtime import litert_interpreter, quantize_input, scale_images
 
 DESCRIPTIONS = {
     "mobile_uint8": "Handwritten digit classifier (MNIST), full-integer: uint8 RGB 28x28 in, uint8 scores out. "
@@ -69,8 +70,6 @@ def build_mobile(models: Mapping[str, object], representative: np.ndarray, test_
     if missing:
         hint = "run `digitedge optimize --technique qat` first" if "qat" in missing else "run `digitedge train` first"
         raise DigitedgeError(f"the mobile files need the run's {' and '.join(missing)} model; {hint}")
-    from ai_edge_litert.interpreter import Interpreter
-
     normalized = scale_images(test_images)
     variants, facts = {}, {}
     for name, source in SOURCES.items():
@@ -80,7 +79,7 @@ def build_mobile(models: Mapping[str, object], representative: np.ndarray, test_
         finished = with_metadata(named, mobile_metadata(name, version, run_name), name)
         probabilities = same_outputs({"converted": converted, "finished": finished}, test_images, name)
         accuracy = float(np.mean(probabilities.argmax(1) == test_labels))
-        detail = Interpreter(model_content=finished).get_input_details()[0]
+        detail = litert_interpreter(finished, name).get_input_details()[0]
         compiled = compare_compiled_model(finished, quantize_input(normalized, detail), name)
         if compiled["same_prediction"] < 1.0:
             raise DigitedgeError(f"{name}: LiteRT's CompiledModel and Interpreter disagree on "

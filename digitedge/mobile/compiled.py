@@ -63,27 +63,12 @@ def _run_signature(model, model_input: np.ndarray) -> np.ndarray:
     return np.concatenate(outputs)
 
 
-def interpreter_outputs(tflite_bytes: bytes, model_input: np.ndarray) -> np.ndarray:
-    """Raw outputs of the Interpreter (default XNNPACK kernels) for the same input, in chunks."""
-    from ai_edge_litert.interpreter import Interpreter
-
-    interpreter = Interpreter(model_content=bytes(tflite_bytes))
-    source, target = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
-    outputs = []
-    for start in range(0, len(model_input), CHUNK):
-        batch = model_input[start:start + CHUNK]
-        interpreter.resize_tensor_input(source["index"], list(batch.shape))
-        interpreter.allocate_tensors()
-        interpreter.set_tensor(source["index"], batch)
-        interpreter.invoke()
-        outputs.append(interpreter.get_tensor(target["index"]).copy())
-    return np.concatenate(outputs)
-
-
 def compare_compiled_model(tflite_bytes: bytes, model_input: np.ndarray, label: str = "model") -> dict:
     """CompiledModel (CPU) vs Interpreter on `model_input`: same top-1 and identical outputs, as fractions."""
+    from digitedge.runtime import litert_batches
+
     compiled = compiled_model_outputs(tflite_bytes, model_input, label)
-    interpreted = interpreter_outputs(tflite_bytes, model_input)
+    interpreted = litert_batches(tflite_bytes, model_input, label, batch=CHUNK)
     return {"images": int(len(model_input)),
             "same_prediction": float(np.mean(compiled.argmax(1) == interpreted.argmax(1))),
             "identical_outputs": float(np.mean(np.all(compiled == interpreted, axis=1))),

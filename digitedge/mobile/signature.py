@@ -60,6 +60,6 @@ def check_identical(expected_bytes: bytes, actual_bytes: bytes, images: np.ndarr
 
 def signature_names(tflite_bytes: bytes) -> dict:
     """LiteRT's view of the file's signatures: {key: {"inputs": [...], "outputs": [...]}}."""
-    from ai_edge_litert.interpreter import Interpreter
+    from digitedge.runtime import litert_interpreter
 
-    return Interpreter(model_content=bytes(tflite_bytes)).get_signature_list()
+    return litert_interpreter(tflite_bytes).get_signature_list()

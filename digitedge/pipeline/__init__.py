@@ -1,5 +1,7 @@
 """The pipeline: one list of stages over a run directory, each a module that owns its inputs,
-outputs and manifest facts (digitedge/pipeline/<stage>.py, each defining `STAGE`).
+outputs and manifest facts (digitedge/pipeline/<stage>_stage.py, each defining `STAGE`; the work it
+wraps lives in the stage-named module outside, e.g. digitedge.convert). pipeline.manifest keeps
+each stage's record in the run's manifest.
 
 `digitedge run` runs the list in order, the single-stage commands run one entry, and the report
 reads every entry's summary columns and facts. A new stage is one module plus one line in STAGES.
@@ -12,12 +14,14 @@ import time
 from pathlib import Path
 
 from digitedge.errors import DigitedgeError
-from digitedge.pipeline import benchmark, board, convert, evaluate, micro, mobile, optimize, report, train
+from digitedge.pipeline import (benchmark_stage, board_stage, convert_stage, evaluate_stage, micro_stage, mobile_stage,
+                                optimize_stage, report_stage, train_stage)
 from digitedge.pipeline.context import Context, Stage, save_config
 from digitedge.rundir import RunDir
 
-STAGES: tuple[Stage, ...] = (train.STAGE, optimize.STAGE, convert.STAGE, micro.STAGE, mobile.STAGE,
-                             evaluate.STAGE, benchmark.STAGE, board.STAGE, report.STAGE)
+STAGES: tuple[Stage, ...] = (train_stage.STAGE, optimize_stage.STAGE, convert_stage.STAGE, micro_stage.STAGE,
+                             mobile_stage.STAGE, evaluate_stage.STAGE, benchmark_stage.STAGE, board_stage.STAGE,
+                             report_stage.STAGE)
 STAGE_NAMES = tuple(stage.name for stage in STAGES)
 
 
@@ -48,7 +52,7 @@ def run_stage(context: Context, name: str) -> None:
 
 def run_pipeline(context: Context) -> Path:
     """Every stage in order; finished stages with the same config are skipped (resume)."""
-    from digitedge.pipeline.train import check_budgets
+    from digitedge.pipeline.train_stage import check_budgets
     from digitedge.report.tables import format_summary
 
     started = time.perf_counter()
@@ -58,7 +62,7 @@ def run_pipeline(context: Context) -> Path:
     for number, stage in enumerate(STAGES, start=1):
         context.echo(f"== stage {number}/{len(STAGES)}: {stage.name}")
         run_stage(context, stage.name)
-    context.echo(format_summary(report.summary_table(context.run)))
+    context.echo(format_summary(report_stage.summary_table(context.run)))
     context.echo(f"Done in {time.perf_counter() - started:.0f} s. Report: {context.run.path('report', 'REPORT.md')}")
     return context.run.path("report", "REPORT.md")
 

@@ -12,9 +12,9 @@ from typing import Callable
 
 import pandas as pd
 
-from digitedge import stages
 from digitedge.config import Config, to_dict, to_toml
 from digitedge.errors import DigitedgeError
+from digitedge.pipeline import manifest
 from digitedge.rundir import RunDir, git_commit, package_versions, sha256_file, write_text
 from digitedge.seed_baseline import seed_model_path
 
@@ -64,27 +64,27 @@ class Context:
         seed_model = self.seed_model() if stage == "evaluate" else None
         outside = {"seed_run": self.config.evaluate.seed_run, "seed_model_sha256": sha256_file(seed_model)} \
             if seed_model else None
-        return stages.fingerprint(self.config, upstream_sections(stage), self.data.checksum, outside)
+        return manifest.fingerprint(self.config, upstream_sections(stage), self.data.checksum, outside)
 
     def recording(self, stage: str):
-        """stages.recording for `stage`, dropping the records of the stages after it."""
+        """manifest.recording for `stage`, dropping the records of the stages after it."""
         from digitedge.pipeline import later_stages
 
-        return stages.recording(self.run, stage, self.fingerprint(stage), later_stages(stage))
+        return manifest.recording(self.run, stage, self.fingerprint(stage), later_stages(stage))
 
     def seed_model(self) -> Path | None:
         """The seed baseline's model file, checked; None when the run has no seed baseline."""
         return seed_model_path(self.config.evaluate.seed_run) if self.config.evaluate.seed_run else None
 
     def should_skip(self, stage: str) -> bool:
-        if not self.force and stages.is_done(self.run, stage, self.fingerprint(stage)):
+        if not self.force and manifest.is_done(self.run, stage, self.fingerprint(stage)):
             self.echo(f"[{stage}] already done for this config in {self.run.root} (use --force to redo)")
             return True
         return False
 
     def check_not_overwriting(self, stage: str) -> None:
         """A finished stage with another config is only replaced with --force."""
-        recorded = stages.recorded_fingerprint(self.run, stage)
+        recorded = manifest.recorded_fingerprint(self.run, stage)
         if recorded and recorded != self.fingerprint(stage) and not self.force:
             raise DigitedgeError(
                 f"{self.run.root} already holds a '{stage}' stage made with another config; "

@@ -14,10 +14,11 @@ import pandas as pd
 
 from digitedge.errors import DigitedgeError
 from digitedge.evaluate import Misclassified
+from digitedge.pareto import pareto_front
 from digitedge.report import plots
 from digitedge.report.render import Block, Bullets, FigureBlock, Heading, Paragraph, Table, html_page, markdown
-from digitedge.report.tables import (BASELINES, MISSING, frame_cells, kilobytes, ordered_summary, pareto_front,
-                                     percent, points, summary_cells)
+from digitedge.report.tables import (BASELINES, MISSING, frame_cells, kilobytes, ordered_summary, percent, points,
+                                     summary_cells)
 from digitedge.report.targets import TargetRecommendation, budget_misses, recommend_targets
 from digitedge.rundir import write_bytes, write_text
 from digitedge.seed_baseline import SEED_FLOAT
@@ -101,7 +102,7 @@ def _variants_section(frame: pd.DataFrame, test_images: int | None, int8_variant
 
 
 def _size_section(frame: pd.DataFrame, microcontroller: str | None, tolerance_pp: float) -> list[Block]:
-    front = pareto_front(frame["size_bytes"].astype(float), frame["accuracy"].astype(float))
+    front = pareto_front(frame, minimize=["size_bytes"], maximize=["accuracy"])
     return [
         Heading("Accuracy against size"),
         FigureBlock("accuracy_vs_size.png",

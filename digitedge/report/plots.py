@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 from PIL import Image
 
-from digitedge.report.tables import pareto_front
+from digitedge.pareto import pareto_front
 
 DPI = 100
 HIGHLIGHT = "#d62728"
@@ -53,7 +53,8 @@ def accuracy_vs_size(summary: pd.DataFrame, recommended: str | None, tolerance_p
             if name == recommended:
                 ax.scatter(size_kb[name], accuracy[name], s=220, facecolors="none", edgecolors=HIGHLIGHT,
                            linewidths=1.5, zorder=4, label="recommended")
-        front = pareto_front(size_kb, accuracy)
+        front = pareto_front(pd.DataFrame({"size": size_kb, "accuracy": accuracy}), minimize=["size"],
+                             maximize=["accuracy"])
         if front:
             ax.step(size_kb[front], accuracy[front], where="post", color="0.3", lw=1, ls="--", zorder=2,
                     label="Pareto front")

@@ -1,4 +1,4 @@
-"""The summary table's columns and how each is shown, and the Pareto front of size against accuracy.
+"""The summary table's columns and how each is shown.
 
 Numbers stay raw in `summary` (fractions, bytes, microseconds); formatting happens only here, so
 summary.csv keeps full precision and the report reads well (99.12%, 23.4 KB, x0.27).
@@ -164,12 +164,3 @@ def frame_cells(frame: pd.DataFrame) -> tuple[list[str], list[list[str]], list[b
     numeric = [pd.api.types.is_numeric_dtype(frame[column]) for column in frame.columns]
     rows = [[show(value) for value in row] for row in frame.itertuples(index=False)]
     return [str(column) for column in frame.columns], rows, numeric
-
-
-def pareto_front(sizes: pd.Series, accuracies: pd.Series) -> list[str]:
-    """Variants no other variant beats on both size (smaller) and accuracy (higher), smallest first."""
-    points_ = pd.DataFrame({"size": sizes, "accuracy": accuracies}).dropna()
-    front = [name for name, row in points_.iterrows()
-             if not ((points_["size"] <= row["size"]) & (points_["accuracy"] >= row["accuracy"])
-                     & ((points_["size"] < row["size"]) | (points_["accuracy"] > row["accuracy"]))).any()]
-    return sorted(front, key=lambda name: (points_.at[name, "size"], -points_.at[name, "accuracy"]))

@@ -105,7 +105,7 @@ def microcontroller_c(frame: pd.DataFrame, variant: str | None) -> TargetRecomme
     columns = ("c_flash_bytes", "c_ram_bytes", "c_instructions_per_inference")
     if variant is None or not set(columns) <= set(frame.columns) or frame.loc[variant, list(columns)].isna().any():
         return TargetRecommendation(C_TARGET, None, [
-            "`digitedge firmware run --qemu` builds the generated C with real test digits, runs it on an emulated "
+            "`digitedge firmware run` builds the generated C with real test digits, runs it on an emulated "
             "Cortex-M and reports its flash, RAM and instructions per inference."], verdict="not measured in this run")
     row = frame.loc[variant]
     board = row.get("c_board") if "c_board" in frame.columns and not is_missing(row.get("c_board")) else "the emulated board"

@@ -133,3 +133,14 @@ def read_front(run_dir: Path) -> pd.DataFrame | None:
         return None
     front = pd.read_csv(path)
     return front[FRONT_COLUMNS] if len(front) else pd.DataFrame(columns=FRONT_COLUMNS)
+
+
+def read_trials(run_dir: Path) -> pd.DataFrame:
+    """The run's search trials (RUN/search/trials.csv), each with its outcome."""
+    return pd.read_csv(Path(run_dir) / "search" / "trials.csv")
+
+
+def read_front_plot(run_dir: Path) -> bytes | None:
+    """The run's front plot (RUN/search/pareto.png), or None when the search drew none."""
+    path = Path(run_dir) / "search" / "pareto.png"
+    return path.read_bytes() if path.is_file() else None

@@ -3,12 +3,14 @@ the seed baseline, in one process."""
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 
 from digitedge.pipeline.context import Context, Stage
-from digitedge.pipeline.convert import tflite_variants
-from digitedge.pipeline.evaluate import baseline_variants
-from digitedge.pipeline.mobile import mobile_variants
+from digitedge.pipeline.convert_stage import tflite_variants
+from digitedge.pipeline.evaluate_stage import baseline_variants
+from digitedge.pipeline.mobile_stage import mobile_variants
 from digitedge.rundir import RunDir
 
 LATENCY_COLUMNS = ["latency_median_us", "latency_p90_us", "speedup_vs_float32", "tflm_latency_median_us"]
@@ -33,6 +35,11 @@ def run_benchmark(context: Context) -> None:
         save_benchmark(result, context.run.path("benchmark"))
         facts.update(overhead_median_us=result.overhead_median_us, machine=result.machine)
     context.echo(result.format())
+
+
+def read_benchmark_json(run: RunDir) -> dict:
+    """benchmark.json as the stage wrote it: settings, overhead, machine and one entry per variant."""
+    return json.loads(run.path("benchmark", "benchmark.json").read_text())
 
 
 def _summary(run: RunDir) -> pd.DataFrame:

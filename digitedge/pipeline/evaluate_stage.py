@@ -6,9 +6,9 @@ from __future__ import annotations
 import pandas as pd
 
 from digitedge.pipeline.context import Context, Stage, evaluation_set
-from digitedge.pipeline.convert import file_columns, tflite_variants
-from digitedge.pipeline.mobile import mobile_variants
-from digitedge.pipeline.train import load_float_model
+from digitedge.pipeline.convert_stage import file_columns, tflite_variants
+from digitedge.pipeline.mobile_stage import mobile_variants
+from digitedge.pipeline.train_stage import load_float_model
 from digitedge.rundir import RunDir, sha256_file, write_bytes, write_text
 from digitedge.seed_baseline import SEED_FLOAT, seed_float_facts, seed_float_tflite
 
@@ -51,9 +51,19 @@ def baseline_variants(run: RunDir) -> dict[str, bytes]:
     return {SEED_FLOAT: run.path("evaluate", f"{SEED_FLOAT}.tflite").read_bytes()}
 
 
+def read_evaluation(run: RunDir) -> pd.DataFrame:
+    """evaluation.csv: one row per evaluated variant (index `variant`), in the order evaluated."""
+    return pd.read_csv(run.path("evaluate", "evaluation.csv"), index_col="variant")
+
+
+def read_predictions(run: RunDir) -> pd.DataFrame:
+    """predictions.csv: per test image (index `test_index`), its label and every variant's predicted class."""
+    return pd.read_csv(run.path("evaluate", "predictions.csv"), index_col="test_index")
+
+
 def _summary(run: RunDir) -> pd.DataFrame:
     """Accuracy columns of every evaluated row; the seed baseline's file columns too (no other stage sees it)."""
-    evaluation = pd.read_csv(run.path("evaluate", "evaluation.csv"), index_col="variant")
+    evaluation = read_evaluation(run)
     frame = evaluation[["accuracy", "delta_pp", "agreement"]].copy()
     seed = run.read_manifest()["stages"]["evaluate"].get(SEED_FLOAT)
     for name, data in baseline_variants(run).items():

@@ -11,17 +11,16 @@ import pandas as pd
 
 from digitedge.errors import DigitedgeError
 from digitedge.pipeline.context import Context, Stage, evaluation_set
-from digitedge.pipeline.optimize import OPTIMIZED_FILES
-from digitedge.pipeline.train import load_float_model, train_val
+from digitedge.pipeline.optimize_stage import has_optimized, load_optimized
+from digitedge.pipeline.train_stage import train_val
 from digitedge.rundir import RunDir, write_files
 
 FOLDER = "mobile"
 
 
 def _no_qat_reason(run: RunDir) -> str | None:
-    qat = run.path("optimize", OPTIMIZED_FILES["qat"])
-    return None if qat.is_file() else (f"{run.root} has no QAT model ({qat} is missing); "
-                                       f"run `digitedge optimize --technique qat --run {run.root}` first")
+    return None if has_optimized(run, "qat") else (f"{run.root} has no QAT model (the optimize stage made none); "
+                                                   f"run `digitedge optimize --technique qat --run {run.root}` first")
 
 
 def run_mobile(context: Context) -> None:
@@ -29,7 +28,6 @@ def run_mobile(context: Context) -> None:
 
     from digitedge.convert import representative_images
     from digitedge.mobile.build import build_mobile
-    from digitedge.modelio import load_keras_model
 
     run, config = context.run, context.config
     reason = _no_qat_reason(run)
@@ -38,7 +36,7 @@ def run_mobile(context: Context) -> None:
             facts["skipped"] = reason
             context.echo(f"[mobile] no mobile files: {reason}")
             return
-        models = {"float": load_float_model(run), "qat": load_keras_model(run.path("optimize", OPTIMIZED_FILES["qat"]))}
+        models = load_optimized(run, ("qat",))
         representative = representative_images(train_val(context)[0], config.export.representative_samples, config.seed)
         built = build_mobile(models, representative, *evaluation_set(context), version("digitedge"), run.root.name)
         write_files(built.files, run.path(FOLDER))
@@ -68,7 +66,7 @@ def mobile_files(run: RunDir) -> dict[str, bytes]:
 
 
 def _summary(run: RunDir) -> pd.DataFrame:
-    from digitedge.pipeline.convert import file_columns
+    from digitedge.pipeline.convert_stage import file_columns
 
     return pd.DataFrame.from_dict({name: file_columns(data) for name, data in mobile_variants(run).items()},
                                   orient="index", columns=["size_bytes", "gzip_bytes"])

@@ -11,9 +11,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from digitedge import stages
+from digitedge.pipeline import manifest
 from digitedge.pipeline.context import Context, Stage
-from digitedge.pipeline.micro import deployed_variant
+from digitedge.pipeline.convert_stage import tflite_variants
+from digitedge.pipeline.evaluate_stage import read_evaluation, read_predictions
+from digitedge.pipeline.micro_stage import deployed_variant
+from digitedge.pipeline.train_stage import training_metrics_file
 from digitedge.rundir import RunDir
 from digitedge.targets import Budget
 
@@ -29,7 +32,7 @@ def summary_table(run: RunDir) -> pd.DataFrame:
             continue
         columns = stage.summary(run)
         frame = columns if frame is None else frame.combine_first(columns)
-    evaluated = pd.read_csv(run.path("evaluate", "evaluation.csv"), index_col="variant").index
+    evaluated = read_evaluation(run).index
     table = frame.loc[list(evaluated)].rename_axis("variant")
     if "float32" in table.index:
         table["size_ratio"] = table["size_bytes"] / table.loc["float32", "size_bytes"]
@@ -63,18 +66,19 @@ def search_section(run: RunDir) -> list:
     """The search's Pareto front (RUN/search/), as `digitedge search` wrote it."""
     from digitedge.report.render import FigureBlock, Heading, Paragraph, Table
     from digitedge.report.tables import frame_cells
-    from digitedge.search.outputs import read_front
+    from digitedge.search.outputs import read_front, read_front_plot, read_trials
 
     front = read_front(run.root)
     if front is None:
         return []
-    trials = pd.read_csv(run.path("search", "trials.csv"))
+    trials = read_trials(run.root)
     counts = ", ".join(f"{count} {outcome}" for outcome, count in trials["outcome"].value_counts().items())
     blocks = [Heading("Model search"),
               Paragraph(f"`digitedge search` ran {len(trials)} trials ({counts}), scored on the validation split. "
                         "The front: no other trial within the limits is more accurate with less flash and RAM.")]
-    if run.path("search", "pareto.png").is_file():
-        blocks.append(FigureBlock("search_pareto.png", run.path("search", "pareto.png").read_bytes(),
+    plot = read_front_plot(run.root)
+    if plot is not None:
+        blocks.append(FigureBlock("search_pareto.png", plot,
                                   "int8 validation accuracy against flash; colour: TFLite Micro arena; front marked."))
     header, rows, right = frame_cells(front)
     return blocks + [Table(header, rows, right)]
@@ -90,10 +94,10 @@ def run_report(context: Context) -> Path:
 
     run, config = context.run, context.config
     for stage in ("evaluate", "benchmark"):
-        stages.require_done(run, stage, f"run `digitedge {stage} --run {run.root}` first")
-    manifest = run.read_manifest()
+        manifest.require_done(run, stage, f"run `digitedge {stage} --run {run.root}` first")
+    run_manifest = run.read_manifest()
     summary = summary_table(run)
-    predictions = pd.read_csv(run.path("evaluate", "predictions.csv"), index_col="test_index")
+    predictions = read_predictions(run)
     deployed = deployed_variant(run)
     deployed = deployed if deployed in predictions.columns else None
     labels = predictions["label"].to_numpy()
@@ -108,15 +112,16 @@ def run_report(context: Context) -> Path:
                                       predictions[deployed].to_numpy()[wrong])
     extra = {"seed": str(config.seed), "test images": f"{len(labels):,}", **run_facts(run)}
     profile = None
-    if deployed and run.path("tflite", f"{deployed}.tflite").is_file():
-        profile = layer_table(read_tflite(run.path("tflite", f"{deployed}.tflite").read_bytes(), deployed))
-    benchmark = manifest["stages"]["benchmark"]
-    facts = RunFacts(run_name=str(run.root), data_checksum=manifest["data"]["checksum"],
-                     versions=manifest.get("versions", {}), command=context.command,
-                     git_commit=manifest.get("git_commit"), extra=extra)
+    deployed_tflite = tflite_variants(run).get(deployed) if deployed else None
+    if deployed_tflite is not None:
+        profile = layer_table(read_tflite(deployed_tflite, deployed))
+    benchmark = run_manifest["stages"]["benchmark"]
+    facts = RunFacts(run_name=str(run.root), data_checksum=run_manifest["data"]["checksum"],
+                     versions=run_manifest.get("versions", {}), command=context.command,
+                     git_commit=run_manifest.get("git_commit"), extra=extra)
     with context.recording("report"):
         files = write_report(
-            summary, run.path("report"), facts=facts, training_metrics=run.path("train", "training_metrics.csv"),
+            summary, run.path("report"), facts=facts, training_metrics=training_metrics_file(run),
             confusion_float=confusion.get("keras_float"), confusion_int8=confusion.get(deployed),
             misclassified=misclassified, layer_profile=profile, int8_variant=deployed or "int8_qat",
             tolerance_pp=config.export.accuracy_tolerance_pp, budget=Budget(config.budget.flash_bytes, config.budget.ram_bytes),

@@ -10,8 +10,8 @@ import pandas as pd
 
 from digitedge.errors import DigitedgeError
 from digitedge.pipeline.context import Context, Stage, evaluation_set
-from digitedge.pipeline.convert import tflite_variants
-from digitedge.pipeline.train import load_float_model
+from digitedge.pipeline.convert_stage import tflite_variants
+from digitedge.pipeline.train_stage import load_float_model
 from digitedge.rundir import RunDir, write_files
 from digitedge.targets import Budget, qualifying, smallest
 
@@ -24,7 +24,7 @@ def run_micro(context: Context) -> None:
     from digitedge.micro.arena import find_arena_size
     from digitedge.micro.parity import compare_tflm_litert, timed_tflm
     from digitedge.micro.profile import layer_table
-    from digitedge.micro.tflm import tflm_support
+    from digitedge.runtime.tflm import tflm_support
     from digitedge.tflite_model import read_tflite
 
     config, run = context.config, context.run

@@ -6,10 +6,10 @@ import gzip
 
 import pandas as pd
 
-from digitedge import stages
+from digitedge.pipeline import manifest
 from digitedge.pipeline.context import Context, Stage
-from digitedge.pipeline.optimize import load_optimized
-from digitedge.pipeline.train import check_budgets, train_val
+from digitedge.pipeline.optimize_stage import load_optimized
+from digitedge.pipeline.train_stage import check_budgets, train_val
 from digitedge.rundir import RunDir, write_bytes
 
 
@@ -41,7 +41,7 @@ def run_convert(context: Context) -> None:
 
 def tflite_variants(run: RunDir) -> dict[str, bytes]:
     """{variant: .tflite bytes} of every variant the convert stage wrote."""
-    stages.require_done(run, "convert", "run `digitedge optimize` and the conversion (`digitedge export --all`) first")
+    manifest.require_done(run, "convert", "run `digitedge optimize` and the conversion (`digitedge export --all`) first")
     names = run.read_manifest()["stages"]["convert"]
     return {name: run.path("tflite", f"{name}.tflite").read_bytes()
             for name in names if run.path("tflite", f"{name}.tflite").is_file()}

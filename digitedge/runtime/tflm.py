@@ -1,5 +1,8 @@
-"""Run .tflite bytes on the TFLite Micro Python interpreter and say why it refuses a model.
+"""TFLite Micro interpreters: the one place they are built (one arena policy), run, and explained.
 
+An arena the caller does not give is `default_arena_bytes`: TFLM's own default (10x the model),
+never below 1 MiB. The micro stage measures the smallest arena (digitedge.micro.arena) for what is
+deployed; the arena does not change outputs.
 TFLM's Python wrapper raises only "failed to allocate tensors"; the reason (an op without a
 kernel, a hybrid model, an arena too small by N bytes) is written to the process's C-level
 stderr. Every construction here captures file descriptor 2 and parses that text.
@@ -19,7 +22,8 @@ import numpy as np
 
 from digitedge.errors import DigitedgeError
 from digitedge.progress import progress
-from digitedge.tflite_model import TensorInfo, TfliteModel, read_tflite
+from digitedge.runtime.quantization import to_model_input
+from digitedge.tflite_model import TfliteModel, read_tflite
 
 # TFLM's own default arena is 10x the model size; a floor keeps tiny models from failing on it.
 MIN_DEFAULT_ARENA = 1 << 20
@@ -124,7 +128,7 @@ def default_arena_bytes(tflite: bytes | TfliteModel) -> int:
     return max(10 * size, MIN_DEFAULT_ARENA)
 
 
-def load_tflm(tflite: bytes | TfliteModel, arena_bytes: int | None = None, label: str = "model"):
+def tflm_interpreter(tflite: bytes | TfliteModel, arena_bytes: int | None = None, label: str = "model"):
     """A TFLM interpreter with tensors allocated; TflmError (a DigitedgeError) with TFLM's reason otherwise."""
     from tflite_micro.python.tflite_micro import runtime
 
@@ -160,24 +164,11 @@ def tflm_support(tflite: bytes | TfliteModel, label: str = "model") -> TflmSuppo
     model = parsed(tflite, label)
     dtypes = dict(input_dtype=model.input.dtype, output_dtype=model.output.dtype)
     try:
-        interpreter = load_tflm(model, label=label)
+        interpreter = tflm_interpreter(model, label=label)
         invoke_tflm(interpreter, np.zeros(model.input.shape, dtype=model.input.dtype), label)
     except TflmError as exc:
         return TflmSupport(False, failure=exc.failure, **dtypes)
     return TflmSupport(True, **dtypes)
-
-
-def to_model_input(images: np.ndarray, tensor: TensorInfo) -> np.ndarray:
-    """Float images in [0, 1] as the model's input dtype: quantized with its scale/zero point for int8."""
-    images = np.asarray(images, dtype=np.float32)
-    if images.size and (images.min() < 0 or images.max() > 1):
-        raise DigitedgeError("images must be float pixels in [0, 1] (uint8 pixels / 255)")
-    if tensor.dtype == "float32":
-        return images
-    if tensor.dtype != "int8" or len(tensor.scales) != 1:
-        raise DigitedgeError(f"model input {tensor.name!r} is {tensor.dtype}; expected float32 or per-tensor int8")
-    quantized = np.round(images / tensor.scales[0]) + tensor.zero_points[0]
-    return np.clip(quantized, -128, 127).astype(np.int8)
 
 
 def run_tflm(tflite: bytes | TfliteModel, images: np.ndarray, arena_bytes: int | None = None,
@@ -188,11 +179,18 @@ def run_tflm(tflite: bytes | TfliteModel, images: np.ndarray, arena_bytes: int |
     inputs = to_model_input(images, model.input)
     if inputs.shape[1:] != tuple(model.input.shape[1:]):
         raise DigitedgeError(f"{label}: images have shape {inputs.shape[1:]}, the model expects {model.input.shape[1:]}")
-    interpreter = load_tflm(model, arena_bytes, label)
-    outputs = np.empty((len(inputs), *model.output.shape[1:]), dtype=model.output.dtype)
-    # TFLM's batch dimension is fixed at 1
-    for index in progress(range(len(inputs)), f"TFLite Micro: {label}, images", show_progress):
-        outputs[index] = invoke_tflm(interpreter, inputs[index:index + 1], label)[0]
+    return invoke_each(model, inputs, arena_bytes, label, show_progress)
+
+
+def invoke_each(tflite: bytes | TfliteModel, model_inputs: np.ndarray, arena_bytes: int | None = None,
+                label: str = "model", show_progress: bool = False) -> np.ndarray:
+    """TFLM's raw outputs for inputs already in the model's dtype and input shape, one invoke each
+    (TFLM's batch dimension is fixed at 1)."""
+    model = parsed(tflite, label)
+    interpreter = tflm_interpreter(model, arena_bytes, label)
+    outputs = np.empty((len(model_inputs), *model.output.shape[1:]), dtype=model.output.dtype)
+    for index in progress(range(len(model_inputs)), f"TFLite Micro: {label}, images", show_progress):
+        outputs[index] = invoke_tflm(interpreter, model_inputs[index:index + 1], label)[0]
     return outputs
 
 

@@ -11,25 +11,46 @@ itself refuses to start without them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 import pandas as pd
 
+from digitedge.errors import DigitedgeError
 from digitedge.pipeline.context import Context, Stage
-from digitedge.pipeline.convert import tflite_variants
+from digitedge.pipeline.convert_stage import tflite_variants
 from digitedge.rundir import RunDir
+
+if TYPE_CHECKING:
+    from digitedge.cgen.boards import Board
 
 SUMMARY_BOARD = "m4"  # the board whose figures go into the summary table (the first board otherwise)
 
 
-def board_variants(run: RunDir) -> dict[str, bytes]:
-    """The run's int8 variants the generator compiles (digitedge.cgen.board_table.INT8_VARIANTS)."""
-    from digitedge.cgen.board_table import INT8_VARIANTS
+def board_variants(run: RunDir, names: Sequence[str] | None = None) -> dict[str, bytes]:
+    """The run's full-integer variants (digitedge.convert.FULL_INTEGER), which the generator compiles; or
+    the `names` asked for, each of which the run must have."""
+    from digitedge.convert import FULL_INTEGER
 
     variants = tflite_variants(run)
-    return {name: variants[name] for name in INT8_VARIANTS if name in variants}
+    for name in names or ():
+        if name not in variants:
+            raise DigitedgeError(f"--variant '{name}' is not in {run.root}; choose one of {', '.join(variants)}")
+    return {name: variants[name] for name in (names or [name for name in FULL_INTEGER if name in variants])}
+
+
+def measure_boards(context: Context, targets: Sequence[Board], variants: dict[str, bytes], images: int) -> pd.DataFrame:
+    """The board table of `variants` on `targets` with the run's first `images` test digits: the one
+    implementation behind `digitedge board` (which records it in the run) and `digitedge firmware run`
+    (which prints it, or writes it to --out)."""
+    from digitedge.cgen.board_table import run_board_table
+
+    return run_board_table(variants, targets, context.data.x_test[:images], context.data.y_test[:images],
+                           micro_stage=context.stage_facts("micro"), echo=context.echo)
 
 
 def run_board(context: Context) -> None:
-    from digitedge.cgen.board_table import format_board_table, run_board_table, write_board_table
+    from digitedge.cgen.board_table import format_board_table, write_board_table
     from digitedge.cgen.boards import boards
     from digitedge.cgen.qemu import install_hint, missing_tools
 
@@ -41,12 +62,10 @@ def run_board(context: Context) -> None:
     if not variants:
         context.echo("[board] skipped: the run has no int8 variant")
         return
-    images, labels = context.data.x_test[:config.board.images], context.data.y_test[:config.board.images]
     with context.recording("board") as facts:
-        table = run_board_table(variants, boards(config.board.boards), images, labels,
-                                micro_stage=context.stage_facts("micro"), echo=context.echo)
+        table = measure_boards(context, boards(config.board.boards), variants, config.board.images)
         write_board_table(table, run.path("board"))
-        facts.update(boards=sorted(set(table.board), key=list(table.board).index), images=len(images),
+        facts.update(boards=sorted(set(table.board), key=list(table.board).index), images=len(context.data.x_test[:config.board.images]),
                      rows=table.to_dict("records"))
     context.echo(format_board_table(table))
     mismatched = table[table.bit_exact != table.images]

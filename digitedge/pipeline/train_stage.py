@@ -6,8 +6,8 @@ import shutil
 import time
 from pathlib import Path
 
-from digitedge import stages
 from digitedge.errors import DigitedgeError
+from digitedge.pipeline import manifest
 from digitedge.pipeline.context import Context, Stage, start_run
 from digitedge.rundir import RunDir, write_text
 
@@ -67,7 +67,7 @@ def run_train(context: Context) -> None:
         result = train_float(model, x_train, y_train, x_val, y_val, config.train, config.seed,
                              checkpoint_dir=_fresh_checkpoint(run.path("train", "checkpoint"), stage_fingerprint),
                              tensorboard_dir=run.path("train", "tensorboard"))
-        save_keras_model(result.model, run.path("train", "model.keras"))
+        save_keras_model(result.model, float_model_file(run))
         started = time.perf_counter()
         probabilities = result.model.predict(normalize(data.x_test), batch_size=1000, verbose=0)
         predictions = probabilities.argmax(axis=1)
@@ -88,11 +88,21 @@ def run_train(context: Context) -> None:
                  f"{len(result.metrics)}, {result.seconds:.0f} s) -> {run.path('train')}")
 
 
+def float_model_file(run: RunDir) -> Path:
+    """Where the train stage keeps the float model (the seed baseline reads another run's)."""
+    return run.path("train", "model.keras")
+
+
 def load_float_model(run: RunDir):
-    stages.require_done(run, "train", "run `digitedge train` first")
+    manifest.require_done(run, "train", "run `digitedge train` first")
     from digitedge.modelio import load_keras_model
 
-    return load_keras_model(run.path("train", "model.keras"))
+    return load_keras_model(float_model_file(run))
+
+
+def training_metrics_file(run: RunDir) -> Path:
+    """The per-epoch metrics CSV the train stage wrote (the report plots it)."""
+    return run.path("train", "training_metrics.csv")
 
 
 def _facts(record: dict) -> dict[str, str]:

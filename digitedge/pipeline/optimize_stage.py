@@ -6,7 +6,7 @@ import time
 
 from digitedge.errors import DigitedgeError
 from digitedge.pipeline.context import Context, Stage
-from digitedge.pipeline.train import load_float_model, train_val
+from digitedge.pipeline.train_stage import load_float_model, train_val
 from digitedge.rundir import RunDir, write_text
 
 OPTIMIZED_FILES = {"qat": "qat.h5", "pruned": "pruned.keras", "pruned_qat": "pruned_qat.h5"}
@@ -48,14 +48,19 @@ def run_optimize(context: Context) -> None:
                          f"kernel sparsity {facts[name]['kernel_sparsity']:.1%}, {facts[name]['seconds']:.0f} s")
 
 
-def load_optimized(run: RunDir) -> dict:
-    """The float model and every optimized model the run has, keyed as convert.SOURCES expects."""
+def has_optimized(run: RunDir, name: str) -> bool:
+    """Whether the optimize stage left model `name` (qat, pruned, pruned_qat) in the run."""
+    return run.path("optimize", OPTIMIZED_FILES[name]).is_file()
+
+
+def load_optimized(run: RunDir, names: tuple[str, ...] = tuple(OPTIMIZED_FILES)) -> dict:
+    """The float model and the optimized models among `names` the run has, keyed as convert.SOURCES expects."""
     from digitedge.modelio import load_keras_model
 
     models = {"float": load_float_model(run)}
-    for name, file_name in OPTIMIZED_FILES.items():
-        if run.path("optimize", file_name).is_file():
-            models[name] = load_keras_model(run.path("optimize", file_name))
+    for name in names:
+        if has_optimized(run, name):
+            models[name] = load_keras_model(run.path("optimize", OPTIMIZED_FILES[name]))
     return models
 
 
