@@ -91,8 +91,12 @@ CGEN_KERNEL void conv_s8_finish_pair(const conv_s8_params *p, int32_t *best, int
                                      int phase, int c, int32_t acc0, int32_t acc1)
 {
     if (p->pool_h == 0) {
-        conv_s8_finish(p, (int32_t *)0, out0, 0, c, acc0);
-        conv_s8_finish(p, (int32_t *)0, out1, 0, c, acc1);
+        /* both requantized before either is stored: a byte store may alias, so the channel's multiplier
+         * and shift are then loaded once */
+        const int8_t value0 = requantize_channel(&p->requant, c, acc0);
+        const int8_t value1 = requantize_channel(&p->requant, c, acc1);
+        out0[c] = value0;
+        out1[c] = value1;
     } else {
         conv_s8_finish(p, best, out0, phase, c, acc0 > acc1 ? acc0 : acc1);
     }
