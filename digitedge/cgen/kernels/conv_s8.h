@@ -113,8 +113,9 @@ CGEN_KERNEL void conv_s8_window(const conv_s8_params *p, const int8_t *input, in
     int filter_y, filter_x, c;
     if (p->whole_rows) {
         const int row = p->kernel_w * p->in_c;
-        for (filter_y = 0; filter_y < p->kernel_h; ++filter_y, narrow += row, widened += row) {
-            const int8_t *source = input + ((in_y0 + p->dilation_h * filter_y) * p->in_w + in_x0) * p->in_c;
+        const int8_t *source = input + (in_y0 * p->in_w + in_x0) * p->in_c;
+        for (filter_y = 0; filter_y < p->kernel_h; ++filter_y, narrow += row, widened += row,
+             source += p->dilation_h * p->in_w * p->in_c) {
 #if CGEN_MVE
             for (c = 0; c < row; c += 16) {   /* 16 bytes a move, the last one predicated */
                 const mve_pred16_t lanes = vctp8q((uint32_t)(row - c));
