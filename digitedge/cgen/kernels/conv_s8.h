@@ -212,7 +212,7 @@ CGEN_KERNEL void conv_s8_run(const conv_s8_params *p, const int8_t *input, int8_
                         if (pixel) {
                             conv_s8_window(p, input, y, x, window, wide);
                             --remaining;
-                            pixel(window, best, out, phase | (remaining ? 0 : POOL_LAST));
+                            pixel(window, best, out, remaining ? phase : phase | POOL_LAST);
                             phase = 0;
                         } else if (!pending) {
                             conv_s8_window(p, input, y, x, window, wide);
@@ -220,7 +220,7 @@ CGEN_KERNEL void conv_s8_run(const conv_s8_params *p, const int8_t *input, int8_
                         } else {
                             conv_s8_window(p, input, y, x, window + second, wide);
                             remaining -= 2;
-                            pooled_pair(window, best, out, phase | (remaining ? 0 : POOL_LAST));
+                            pooled_pair(window, best, out, remaining ? phase : phase | POOL_LAST);
                             phase = 0;
                             pending = 0;
                         }
