@@ -11,7 +11,7 @@ import struct
 
 import numpy as np
 
-from digitedge.cgen.csource import generate_c_sources
+from digitedge.cgen.emit import generate_c_sources
 from digitedge.errors import DigitedgeError
 
 FIRMWARE_NAME = "digitedge"  # firmware_export/baremetal/main.c calls digitedge_infer()
@@ -35,5 +35,5 @@ def digits_file(model_inputs: np.ndarray, labels: np.ndarray, expected_outputs: 
 
 
 def firmware_sources(tflite_bytes: bytes) -> dict[str, str]:
-    """digitedge_model.h/.c for firmware_export/baremetal."""
+    """digitedge_model.h/.c and the kernel headers they include, for firmware_export/baremetal."""
     return generate_c_sources(tflite_bytes, name=FIRMWARE_NAME)
