@@ -22,7 +22,6 @@ from tensorflow_model_optimization.python.core.quantization.keras.experimental.d
 
 from digitedge.optimize.finetune import fine_tune
 
-WEIGHT_BITS = (8, 4, 2)  # what optimize.layer_bits may hold
 ACTIVATION_BITS = 8
 WEIGHTED_LAYERS = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.Dense)
 STORAGE_BITS = 4  # what the converter packs sub-8-bit weights into
@@ -89,6 +88,18 @@ def layer_quantize_config(layer: keras.layers.Layer, bits: int):
 def weighted_layer_names(model: keras.Model) -> list[str]:
     """The conv/dense layers in model order: what optimize.layer_bits lists one entry for."""
     return [layer.name for layer in model.layers if isinstance(layer, WEIGHTED_LAYERS)]
+
+
+def int4_layer_bits(layer_count: int) -> list[int]:
+    """int4_qat's bits: every conv/dense layer 4-bit."""
+    return [4] * layer_count
+
+
+def mixed_layer_bits(layer_bits: list[int], layer_count: int) -> list[int]:
+    """mixed_qat's bits: optimize.layer_bits, or when empty the first layer 8-bit, the last 2-bit, the rest 4-bit."""
+    if layer_bits:
+        return list(layer_bits)
+    return [8] + [4] * (layer_count - 2) + [2] if layer_count >= 2 else [8]
 
 
 def n_bit_objects() -> dict:
