@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from digitedge.convert import FULL_INTEGER, PRUNED, VARIANTS
+from digitedge.convert import FULL_INTEGER, LOW_BIT, PRUNED, VARIANTS
 from digitedge.errors import DigitedgeError
 from digitedge.tflite_model import TfliteModel, read_tflite
 
@@ -131,10 +131,14 @@ def _require_float_io(name: str, model: TfliteModel) -> None:
 
 
 def _require_full_integer(name: str, model: TfliteModel, weights: tuple[WeightInfo, ...]) -> None:
-    """int8 weights, int8 input and output, and no float tensor or float (de)quantization anywhere."""
+    """int8 weights (int4 allowed in low-bit variants, which must have some), int8 input and output,
+    and no float tensor or float (de)quantization anywhere."""
+    allowed = ("int8", "int4") if name in LOW_BIT else ("int8",)
     for w in weights:
-        if w.dtype != "int8":
+        if w.dtype not in allowed:
             raise DigitedgeError(f"{name}: operator {w.operator} has {w.dtype} weights")
+    if name in LOW_BIT and not any(w.dtype == "int4" for w in weights):
+        raise DigitedgeError(f"{name}: no operator has int4 weights (the converter kept every layer at 8 bits)")
     if model.input.dtype != "int8" or model.output.dtype != "int8":
         raise DigitedgeError(f"{name}: input/output are {model.input.dtype}/{model.output.dtype}, expected int8")
     for op in model.operators:

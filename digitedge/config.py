@@ -18,7 +18,7 @@ ARCHS = ("compact", "seed")
 HEADS = ("flatten", "gap")
 TECHNIQUES = ("qat", "prune", "prune_qat", "int4_qat", "mixed_qat", "pruned_int4_qat")
 WEIGHT_BITS = (8, 4, 2)  # what optimize.layer_bits may hold (2-bit weights are stored as INT4 in [-1, 1])
-PRUNE_STRUCTURES = ("2:4", "block", "unstructured")  # of the pruned_int4_qat model
+PRUNE_STRUCTURES = ("block", "2:4", "unstructured")  # of the pruned_int4_qat model
 
 
 @dataclass
@@ -74,8 +74,10 @@ class OptimizeConfig:
     # bits of each conv/dense layer's weights in the mixed_qat model, in model order (8, 4 or 2);
     # empty: the first layer 8-bit, the last 2-bit, the others 4-bit (BitNetMCU's finding)
     layer_bits: list[int] = field(default_factory=list)
-    prune_structure: str = "2:4"  # pruned_int4_qat's zeros: 2 of every 4 input channels, dense blocks, or anywhere
-    prune_block: list[int] = field(default_factory=lambda: [4, 1])  # "block": Keras kernel rows x columns
+    # pruned_int4_qat's zeros: whole prune_block blocks (the generated C skips them), 2 of every 4 input channels,
+    # or anywhere (then it starts from the unstructured pruned model)
+    prune_structure: str = "block"
+    prune_block: list[int] = field(default_factory=lambda: [4, 2])  # "block": filter taps x output channels
 
 
 @dataclass
@@ -166,7 +168,7 @@ class Config:
             (len(self.optimize.prune_block) == 2 and min(self.optimize.prune_block) >= 1
              and self.optimize.prune_block != [1, 1],
              f"optimize.prune_block {self.optimize.prune_block} is not a block shape: two positive "
-             "integers (rows, columns of the dense kernel), not [1, 1]"),
+             "integers (filter taps, output channels), not [1, 1]"),
             (self.export.representative_samples >= 1,
              f"export.representative_samples must be at least 1, got {self.export.representative_samples}"),
             (0 <= self.export.arena_margin <= 1, "export.arena_margin must be in [0, 1]"),

@@ -26,8 +26,8 @@ def run_convert(context: Context) -> None:
     check_images = normalize(context.data.x_test[:100])
     with context.recording("convert") as facts:
         converted = convert_all(models, representative, check_images)
-        checks = {name: check_variant(name, variant.tflite_bytes,
-                                      config.optimize.target_sparsity if variant.source.startswith("pruned") else None)
+        optimized = context.stage_facts("optimize")
+        checks = {name: check_variant(name, variant.tflite_bytes, expected_sparsity(variant.source, config, optimized))
                   for name, variant in converted.items()}  # every variant checked before any is written
         for name, variant in converted.items():
             write_bytes(run.path("tflite", f"{name}.tflite"), variant.tflite_bytes)
@@ -37,6 +37,14 @@ def run_convert(context: Context) -> None:
             facts[name].pop("weights")
             context.echo(f"[convert] {name:16s} {len(variant.tflite_bytes):>9,} bytes "
                          f"(-{variant.strings_bytes_saved:,} stripped), sparsity {checks[name].weight_sparsity:.1%}")
+
+
+def expected_sparsity(source: str, config, optimized: dict) -> float | None:
+    """The share of zeros a variant from `source` must keep: the pruning target, or for the structured-pruned
+    low-bit model (2:4 fixes its own share) what the optimize stage measured in it."""
+    if source == "pruned_int4_qat" and config.optimize.prune_structure != "unstructured":
+        return optimized[source]["kernel_sparsity"]
+    return config.optimize.target_sparsity if source.startswith("pruned") else None
 
 
 def tflite_variants(run: RunDir) -> dict[str, bytes]:

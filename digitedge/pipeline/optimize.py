@@ -35,14 +35,14 @@ def check_plan(config: Config) -> None:
         raise DigitedgeError(f"optimize.layer_bits has {len(options.layer_bits)} entries; the model has "
                              f"{len(names)} conv/dense layers ({', '.join(names)}): give one bit width (8, 4 or 2) each")
     if "pruned_int4_qat" in options.techniques and options.prune_structure == "block":
-        pruned = layer_sparsities(model, options.target_sparsity)
-        kernels = {layer.name: tuple(layer.kernel.shape) for layer in model.layers
-                   if layer.name in pruned and len(layer.kernel.shape) == 2}
-        rows, columns = options.prune_block
-        if not any(rows <= shape[0] and columns <= shape[1] for shape in kernels.values()):
-            described = ", ".join(f"{name} {shape[0]}x{shape[1]}" for name, shape in kernels.items()) or "none"
-            raise DigitedgeError(f"optimize.prune_block {options.prune_block} fits no pruned dense kernel of the "
-                                 f"model (rows x columns: {described})")
+        from digitedge.optimize.structured import block_kernel_shapes
+
+        shapes = block_kernel_shapes(model, layer_sparsities(model, options.target_sparsity))
+        taps, channels = options.prune_block
+        if not any(taps <= rows and channels <= columns for rows, columns in shapes.values()):
+            described = ", ".join(f"{name} {rows}x{columns}" for name, (rows, columns) in shapes.items()) or "none"
+            raise DigitedgeError(f"optimize.prune_block {options.prune_block} fits no pruned layer of the model "
+                                 f"(filter taps x output channels: {described})")
 
 
 def run_optimize(context: Context) -> None:
