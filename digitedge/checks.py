@@ -32,6 +32,7 @@ class WeightInfo:
     per_channel: bool  # one scale per output channel
     zeros: int
     count: int
+    bits: int  # bits a weight needs: the dtype's, or 2 for an int4 filter whose values all lie in [-2, 1]
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ class VariantCheck:
         values["operators"] = list(self.operators)
         values["weight_sparsity"] = round(self.weight_sparsity, 6)
         values["weight_dtypes"] = sorted({w.dtype for w in self.weights})
+        values["weight_bits"] = [w.bits for w in self.weights]
         values["per_channel"] = all(w.per_channel for w in self.weights)
         values["weights"] = [{**asdict(w), "shape": list(w.shape)} for w in self.weights]
         return values
@@ -121,8 +123,11 @@ def _weights(model: TfliteModel, op_index: int) -> WeightInfo:
         raise DigitedgeError(f"{op.name} (operator {op_index}) has no constant weights in the file")
     out_axis = 3 if op.name == "DEPTHWISE_CONV_2D" else 0
     per_channel = len(tensor.scales) > 1 and len(tensor.scales) == tensor.shape[out_axis]
+    bits = {"float32": 32, "float16": 16, "int8": 8, "int4": 4}.get(tensor.dtype, 0)
+    if tensor.dtype == "int4" and tensor.buffer.min() >= -2 and tensor.buffer.max() <= 1:
+        bits = 2
     return WeightInfo(op.name, tensor.dtype, tensor.shape, per_channel,
-                      int(np.count_nonzero(tensor.buffer == 0)), int(tensor.buffer.size))
+                      int(np.count_nonzero(tensor.buffer == 0)), int(tensor.buffer.size), bits)
 
 
 def _require_float_io(name: str, model: TfliteModel) -> None:

@@ -35,8 +35,10 @@ def run_convert(context: Context) -> None:
                            "unstripped_bytes": variant.unstripped_size,
                            "strings_bytes_saved": variant.strings_bytes_saved}
             facts[name].pop("weights")
+            bits = "/".join(map(str, facts[name]["weight_bits"]))
             context.echo(f"[convert] {name:16s} {len(variant.tflite_bytes):>9,} bytes "
-                         f"(-{variant.strings_bytes_saved:,} stripped), sparsity {checks[name].weight_sparsity:.1%}")
+                         f"(-{variant.strings_bytes_saved:,} stripped), sparsity {checks[name].weight_sparsity:.1%}, "
+                         f"weight bits per layer {bits}")
 
 
 def expected_sparsity(source: str, config, optimized: dict) -> float | None:
@@ -62,7 +64,8 @@ def file_columns(tflite_bytes: bytes) -> dict:
 
 def _summary(run: RunDir) -> pd.DataFrame:
     recorded = run.read_manifest()["stages"]["convert"]
-    rows = {name: {**file_columns(data), "sparsity": recorded[name]["weight_sparsity"]}
+    rows = {name: {**file_columns(data), "sparsity": recorded[name]["weight_sparsity"],
+                   "weight_bits": "/".join(str(bits) for bits in recorded[name].get("weight_bits", []))}
             for name, data in tflite_variants(run).items()}
     return pd.DataFrame.from_dict(rows, orient="index")
 
