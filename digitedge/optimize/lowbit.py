@@ -17,8 +17,8 @@ import tensorflow as tf
 import tensorflow_model_optimization as tfmot
 import tf_keras as keras
 from tensorflow_model_optimization.python.core.quantization.keras.experimental.default_n_bit import (
-    default_n_bit_quantize_configs as n_bit_configs, default_n_bit_quantize_registry as n_bit_registry, default_n_bit_quantize_scheme as n_bit_scheme,
-    default_n_bit_quantizers as n_bit_quantizers)
+    default_n_bit_quantize_configs as n_bit_configs, default_n_bit_quantize_registry as n_bit_registry,
+    default_n_bit_quantize_scheme as n_bit_scheme, default_n_bit_quantizers as n_bit_quantizers)
 
 from digitedge.optimize.finetune import fine_tune
 
@@ -122,7 +122,8 @@ def quantize_low_bit(model: keras.Model, layer_bits: list[int]) -> keras.Model:
         fresh = layer.__class__.from_config(layer.get_config())
         if layer.name not in bits_of:
             return tfmot.quantization.keras.quantize_annotate_layer(fresh)
-        return tfmot.quantization.keras.quantize_annotate_layer(fresh, layer_quantize_config(fresh, bits_of[layer.name]))
+        config = layer_quantize_config(fresh, bits_of[layer.name])
+        return tfmot.quantization.keras.quantize_annotate_layer(fresh, config)
 
     annotated = keras.models.clone_model(model, clone_function=annotate)
     annotated.set_weights(model.get_weights())
