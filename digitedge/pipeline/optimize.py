@@ -39,7 +39,7 @@ def check_plan(config: Config) -> None:
     if "pruned_int4_qat" in options.techniques and options.prune_structure == "block":
         from digitedge.optimize.structured import block_kernel_shapes
 
-        shapes = block_kernel_shapes(model, layer_sparsities(model, options.target_sparsity))
+        shapes = block_kernel_shapes(model, layer_sparsities(model, options.block_sparsity))
         taps, channels = options.prune_block
         if not any(taps <= rows and channels <= columns for rows, columns in shapes.values()):
             described = ", ".join(f"{name} {rows}x{columns}" for name, (rows, columns) in shapes.items()) or "none"
