@@ -91,7 +91,10 @@ def weighted_layer_names(model: keras.Model) -> list[str]:
 
 
 def int4_layer_bits(layer_count: int) -> list[int]:
-    """int4_qat's bits: every conv/dense layer 4-bit."""
+    """int4_qat's bits: every conv/dense layer 4-bit.
+
+    The first convolution (90 weights) stays 4-bit too: keeping it 8-bit did not help on validation
+    (default model, 2 QAT epochs at 1e-4: 99.26 % with it 8-bit, 99.32 % all 4-bit, on TFLite Micro)."""
     return [4] * layer_count
 
 
