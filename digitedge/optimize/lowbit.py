@@ -2,8 +2,9 @@
 int8 activations, with tfmot's experimental n-bit scheme.
 
 Each 8- or 4-bit layer is annotated with the n-bit registry's own QuantizeConfig for its bit width
-(per-channel symmetric narrow-range weights for convolutions, per-tensor for dense layers), so one
-model can mix bit widths. TFLite has no 2-bit type, and the converter fails on tfmot's 2-bit fake
+(per-channel symmetric narrow-range weights for convolutions, per-tensor for dense layers: with a
+per-channel 4-bit dense layer the converter fails, "'tfl.transpose' op has mismatched quantized axes"),
+so one model can mix bit widths. TFLite has no 2-bit type, and the converter fails on tfmot's 2-bit fake
 quantization (a nonzero filter zero point); a 2-bit layer is therefore clipped to one quantization
 step either side of zero and fake-quantized at 4 bits: the converter stores it as INT4 whose values
 lie in [-1, 1] (narrow-range 2-bit), which TFLite Micro runs like any INT4 filter.
