@@ -24,7 +24,7 @@ BOARD = "m4"
 def line(name: str, measured: str, ok: bool | None) -> bool | None:
     verdict = "    " if ok is None else ("PASS" if ok else "MISS")
     print(f"{verdict}  {name:66s} {measured}")
-    return ok
+    return None if ok is None else bool(ok)  # numpy's bools are not `False`
 
 
 def main() -> int:
