@@ -63,3 +63,53 @@ def mve_patch(conv: Conv, pool: Pool) -> np.ndarray:
     rows16 = np.zeros((out_c * window_h * window_w, MVE_VECTOR_BYTES), dtype=np.int8)
     rows16[:, :patch_h * patch_w * in_c] = placed.reshape(out_c * window_h * window_w, -1)
     return rows16.reshape(-1)
+
+
+# Packed 4- and 2-bit weights: `8 // bits` fields per byte, field i in bits [i * bits, (i + 1) * bits),
+# two's complement. A layout is a block of taps mapped to (byte, field); rows are zero-padded to whole
+# blocks, so the kernels read whole blocks and skip the fields past the row's taps.
+
+def fields_per_byte(bits: int) -> int:
+    return 8 // bits
+
+
+def _pack_blocks(rows: np.ndarray, bits: int, tap_of: np.ndarray) -> np.ndarray:
+    """Rows packed block by block: `tap_of[b, i]` is the tap (within the block) in byte b, field i."""
+    count, taps = rows.shape
+    block_bytes, per = tap_of.shape
+    block_taps = block_bytes * per
+    blocks = -(-taps // block_taps)
+    padded = np.zeros((count, blocks * block_taps), dtype=np.int8)
+    padded[:, :taps] = rows
+    fields = padded.reshape(count, blocks, block_taps)[:, :, tap_of].view(np.uint8) & ((1 << bits) - 1)
+    shifts = (bits * np.arange(per)).astype(np.uint8)
+    packed = np.bitwise_or.reduce(fields << shifts, axis=-1).astype(np.uint8)
+    return packed.reshape(count, blocks * block_bytes).view(np.int8)
+
+
+def packed(rows: np.ndarray, bits: int) -> np.ndarray:
+    """`packed`: each row's taps in order, low field first (TFLite's INT4 order), rows padded to whole bytes."""
+    return _pack_blocks(rows, bits, np.arange(fields_per_byte(bits))[None, :])
+
+
+def dsp_packed(rows: np.ndarray, bits: int) -> np.ndarray:
+    """`dsp_packed`: 32-bit blocks of 4 * fields taps, byte b field i holding tap 4i + b: masking field i
+    to the top of each byte, SXTB16 gives taps (4i, 4i+2), SXTB16 ROR 8 taps (4i+1, 4i+3), as SXTB16
+    splits a word of four int8 inputs (fully connected on the DSP path)."""
+    per = fields_per_byte(bits)
+    return _pack_blocks(rows, bits, (4 * np.arange(per)[None, :] + np.arange(4)[:, None]))
+
+
+def dsp_packed_pairs(rows: np.ndarray, bits: int) -> np.ndarray:
+    """`dsp_packed_pairs`: as dsp_packed with bytes 1 and 2 swapped, so SXTB16 gives taps (4i, 4i+1) and
+    SXTB16 ROR 8 taps (4i+2, 4i+3): the halfword pairs of an int16 window (convolutions on the DSP path)."""
+    per = fields_per_byte(bits)
+    return _pack_blocks(rows, bits, (4 * np.arange(per)[None, :] + np.array([0, 2, 1, 3])[:, None]))
+
+
+def mve_packed(rows: np.ndarray, bits: int) -> np.ndarray:
+    """`mve_packed`: 16-byte blocks of 16 * fields taps, byte j field i holding tap 16i + j: one vector
+    load and a shift pair per field give 16 int8 weights in input order (MVE path)."""
+    per = fields_per_byte(bits)
+    return _pack_blocks(rows, bits, (MVE_VECTOR_BYTES * np.arange(per)[None, :]
+                                     + np.arange(MVE_VECTOR_BYTES)[:, None]))

@@ -17,6 +17,9 @@ Weight layouts (a ConstArray's `layout`; digitedge.cgen.layouts builds them):
                     (channel, conv pixel) (CGEN_MVE)
     sparse_bitmask  pruned: per row ceil(depth / 32) uint32 mask words (role `mask`) + the nonzero
                     values (role `filter`), chosen only when smaller than dense
+    packed          4- or 2-bit weights (conv_s4/_s2, fully_connected_s4/_s2), 8 / bits per byte, each row
+                    in order, low field first; dsp_packed (fully connected), dsp_packed_pairs (conv)
+                    and mve_packed are the DSP and MVE paths' block orders (see layouts.py)
 A layout that only one path reads carries that path's feature macro (`path`: CGEN_MVE, CGEN_DSP);
 arrays of one name are alternatives, the one without a path the fallback. A new layout (packed_s4,
 packed_s2, block_sparse) is a new value here and an encoder in layouts.py, not a branch in emit.
@@ -46,6 +49,10 @@ KERNEL_PARAMS = {
     "fully_connected_s8": "fully_connected_s8_params",
     "fully_connected_sparse_s8": "fully_connected_s8_params",
     "softmax_s8": "softmax_s8_params",
+    "conv_s4": "conv_s8_params",
+    "conv_s2": "conv_s8_params",
+    "fully_connected_s4": "fully_connected_s8_params",
+    "fully_connected_s2": "fully_connected_s8_params",
 }
 
 
@@ -164,7 +171,7 @@ def _taps(conv: Conv) -> int:
 def _window_region(conv: Conv) -> int:
     """The most any path uses: two int8 windows (sparse), or two int16 windows padded to 4 taps (DSP)."""
     taps = _taps(conv)
-    if sparse_if_smaller(layouts.conv_rows(conv)) is not None:
+    if conv.weight_bits == 8 and sparse_if_smaller(layouts.conv_rows(conv)) is not None:
         return layouts.padded_taps(2 * taps)
     return layouts.padded_taps(max(taps, 2 * 2 * layouts.padded_taps(taps)))
 
@@ -210,6 +217,17 @@ def _sparse_note(sparse, dense: np.ndarray) -> str:
             f"of {dense.size} B")
 
 
+def _packed_note(bits: int) -> str:
+    return f"{bits}-bit weights, {8 // bits} per byte, read packed"
+
+
+def _packed_arrays(name: str, rows: np.ndarray, bits: int, dsp_layout: str) -> tuple[ConstArray, ...]:
+    """A packed filter's per-path alternatives: MVE and DSP block orders, the plain order as fallback."""
+    return (ConstArray(name, "int8_t", layouts.mve_packed(rows, bits), "filter", "mve_packed", "CGEN_MVE"),
+            ConstArray(name, "int8_t", getattr(layouts, dsp_layout)(rows, bits), "filter", dsp_layout, "CGEN_DSP"),
+            ConstArray(name, "int8_t", layouts.packed(rows, bits), "filter", "packed"))
+
+
 def _geometry(conv: Conv) -> dict[str, int]:
     (in_h, in_w, in_c), (out_h, out_w, out_c) = conv.in_shape, conv.out_shape
     return dict(in_h=in_h, in_w=in_w, in_c=in_c, out_h=out_h, out_w=out_w, out_c=out_c,
@@ -236,8 +254,9 @@ def _windowed_conv(layer: Conv | ConvPool, function: str, scratch: int):
     filter_rows = layouts.conv_rows(conv)
     folded = _checked_int32(_bias(conv, conv.out_shape[2])
                             + conv.input_offset * filter_rows.astype(np.int64).sum(1), function)
-    sparse = sparse_if_smaller(filter_rows)
-    patch = sparse is None and layouts.patch_fits(conv, pool)
+    bits = conv.weight_bits
+    sparse = sparse_if_smaller(filter_rows) if bits == 8 else None
+    patch = sparse is None and bits == 8 and layouts.patch_fits(conv, pool)
     notes = [_shape_note(conv)]
     if pool is not None:
         notes.append(f"  fused {pool.op} {pool.window[0]}x{pool.window[1]}, stride {pool.stride[0]}x"
@@ -249,6 +268,10 @@ def _windowed_conv(layer: Conv | ConvPool, function: str, scratch: int):
         kernel = "conv_sparse_s8"
         weights = (ConstArray(f"{function}_mask", "uint32_t", sparse.masks, "mask", "sparse_bitmask"),
                    ConstArray(name, "int8_t", sparse.values, "filter", "sparse_bitmask"))
+    elif bits < 8:
+        notes.append(_packed_note(bits))
+        kernel = f"conv_s{bits}"
+        weights = _packed_arrays(name, filter_rows, bits, "dsp_packed_pairs")
     else:
         kernel = "conv_s8"
         weights = ((ConstArray(name, "int8_t", layouts.mve_patch(conv, pool), "filter", "mve_patch", "CGEN_MVE"),)
@@ -279,6 +302,8 @@ def _conv(layer: Conv, function: str):
     out_c = layer.out_shape[2]
     requant_arrays, requant = _requant(function, layer.requant)
     filter_array = ConstArray(f"{function}_filter", "int8_t", layer.filter, "filter", "dense")
+    notes = (_shape_note(layer),) + ((f"{layer.weight_bits}-bit weights stored as int8 (no packed kernel for "
+                                       "this layer kind)",) if layer.weight_bits < 8 else ())
     params = {**_geometry(layer), "filter": Symbol(filter_array.name), "bias": Symbol(f"{function}_bias", whole=True)}
     if layer.op == "DEPTHWISE_CONV_2D":
         bias = _bias(layer, out_c)
@@ -293,7 +318,7 @@ def _conv(layer: Conv, function: str):
         params.update(filter_depth=int(layer.filter.shape[3]), input_zero_point=-layer.input_offset)
     params["requant"] = requant
     arrays = (filter_array, ConstArray(f"{function}_bias", "int32_t", bias, "bias"), *requant_arrays)
-    return kernel, params, arrays, (_shape_note(layer),)
+    return kernel, params, arrays, notes
 
 
 def _pool(layer: Pool, function: str):
@@ -310,12 +335,16 @@ def _fully_connected(layer: FullyConnected, function: str):
     # (f + fo)(x + io) summed = f.x + io*sum(f) + fo*sum(x) + depth*fo*io; only fo*sum(x) needs the input
     folded = _checked_int32(_bias(layer, units) + layer.input_offset * layer.filter.astype(np.int64).sum(1)
                             + depth * layer.filter_offset * layer.input_offset, function)
-    sparse = sparse_if_smaller(layer.filter)
+    bits = layer.weight_bits
+    sparse = sparse_if_smaller(layer.filter) if bits == 8 else None
     name = f"{function}_filter"
     kind = "per-channel" if layer.per_channel else "per-tensor"
     notes = [f"FULLY_CONNECTED {depth} -> {units}, {kind} weights, {layer.activation}"]
     params = {"depth": depth, "units": units, "filter_offset": layer.filter_offset, "filter": Symbol(name)}
-    if sparse is None:
+    if bits < 8:
+        notes.append(_packed_note(bits))
+        kernel, weights = f"fully_connected_s{bits}", _packed_arrays(name, layer.filter, bits, "dsp_packed")
+    elif sparse is None:
         kernel, weights = "fully_connected_s8", (ConstArray(name, "int8_t", layer.filter, "filter", "dense"),)
     else:
         notes.append(_sparse_note(sparse, layer.filter))
