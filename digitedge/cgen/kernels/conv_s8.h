@@ -316,10 +316,11 @@ CGEN_KERNEL void conv_s8_mve_pixel(const conv_s8_params *p, const int8_t *window
 {
     const int taps = CONV_TAPS(p);
     const int8_t *filter = p->filter;
+    const int32_t *bias = *p->bias;   /* indexed as a pointer: fewer instructions on the M55 (measured) */
     int c, k;
     for (c = 0; c < p->out_c - p->out_c % 4; c += 4, filter += 4 * taps) {
         const int8_t *x = window, *f = filter;
-        int32_t acc0 = (*p->bias)[c], acc1 = (*p->bias)[c + 1], acc2 = (*p->bias)[c + 2], acc3 = (*p->bias)[c + 3];
+        int32_t acc0 = bias[c], acc1 = bias[c + 1], acc2 = bias[c + 2], acc3 = bias[c + 3];
         for (k = 0; k < taps / 16; ++k, x += 16, f += 16) {
             const int8x16_t in = vldrbq_s8(x);
             acc0 = vmladavaq_s8(acc0, in, vldrbq_s8(f));
@@ -341,7 +342,7 @@ CGEN_KERNEL void conv_s8_mve_pixel(const conv_s8_params *p, const int8_t *window
         conv_s8_finish(p, best, out, phase, c + 3, acc3);
     }
     for (; c < p->out_c; ++c, filter += taps) {
-        conv_s8_finish(p, best, out, phase, c, conv_s8_mve_channel(window, filter, taps, (*p->bias)[c]));
+        conv_s8_finish(p, best, out, phase, c, conv_s8_mve_channel(window, filter, taps, bias[c]));
     }
 }
 
