@@ -43,6 +43,8 @@ typedef struct {
     int pad_h, pad_w;                     /* leading rows and columns */
     int whole_rows;                       /* no window leaves the image, columns contiguous: copy rows */
     int mve_patch;                        /* on MVE: `filter` is mve_patch and conv_s8_mve_patch runs */
+    int even_pairs;                       /* every pool window (no pool: the output) has an even number of
+                                             conv pixels: a pair kernel never gets an odd one out */
     int32_t input_zero_point;
     const int8_t *filter;                 /* the layout of the path compiled (see above); sparse: values */
     const uint32_t *mask;                 /* sparse_bitmask layout: mask_words words per channel */
@@ -187,7 +189,7 @@ CGEN_KERNEL void conv_s8_run(const conv_s8_params *p, const int8_t *input, int8_
                 }
             }
         }
-        if (pending) {   /* an odd pixel out: paired with a copy of itself */
+        if (!p->even_pairs && pending) {   /* an odd pixel out: paired with a copy of itself */
             memcpy(window + second, window, (size_t)second);
             pair(window, pending_out, pending_out);
         }
@@ -226,7 +228,7 @@ CGEN_KERNEL void conv_s8_run(const conv_s8_params *p, const int8_t *input, int8_
                         }
                     }
                 }
-                if (pending) {   /* an odd pixel out: paired with a copy of itself */
+                if (!p->even_pairs && pending) {   /* an odd pixel out: paired with a copy of itself */
                     memcpy(window + second, window, (size_t)second);
                     pooled_pair(window, best, out, phase | POOL_LAST);
                 }
@@ -316,10 +318,11 @@ CGEN_KERNEL void conv_s8_mve_pixel(const conv_s8_params *p, const int8_t *window
 {
     const int taps = CONV_TAPS(p);
     const int8_t *filter = p->filter;
+    const int32_t *bias = *p->bias;   /* indexed as a pointer: fewer instructions on the M55 (measured) */
     int c, k;
     for (c = 0; c < p->out_c - p->out_c % 4; c += 4, filter += 4 * taps) {
         const int8_t *x = window, *f = filter;
-        int32_t acc0 = (*p->bias)[c], acc1 = (*p->bias)[c + 1], acc2 = (*p->bias)[c + 2], acc3 = (*p->bias)[c + 3];
+        int32_t acc0 = bias[c], acc1 = bias[c + 1], acc2 = bias[c + 2], acc3 = bias[c + 3];
         for (k = 0; k < taps / 16; ++k, x += 16, f += 16) {
             const int8x16_t in = vldrbq_s8(x);
             acc0 = vmladavaq_s8(acc0, in, vldrbq_s8(f));
@@ -341,7 +344,7 @@ CGEN_KERNEL void conv_s8_mve_pixel(const conv_s8_params *p, const int8_t *window
         conv_s8_finish(p, best, out, phase, c + 3, acc3);
     }
     for (; c < p->out_c; ++c, filter += taps) {
-        conv_s8_finish(p, best, out, phase, c, conv_s8_mve_channel(window, filter, taps, (*p->bias)[c]));
+        conv_s8_finish(p, best, out, phase, c, conv_s8_mve_channel(window, filter, taps, bias[c]));
     }
 }
 
