@@ -15,6 +15,7 @@ import pytest
 
 from digitedge.cgen import run_on_host, tflm_outputs
 from digitedge.cgen.layers import parse_model
+from digitedge.cgen.layouts import INPUT_ORDER, block_sparse_s4
 from digitedge.cgen.lower import lower
 from digitedge.tflite_model import pack_int4, read_tflite, unpack_int4
 from arm_toolchain import needs_arm_toolchain
@@ -54,6 +55,22 @@ CASES = {
     "s2_fully_connected_63_deep_7_units": lambda: low_bit(fully_connected_model(54, in_shape=(1, 3, 3, 7)), 2, 14),
     "s2_fully_connected_50_deep_11_units_relu": lambda: low_bit(fully_connected_model(
         55, in_shape=(1, 50), units=11, activation="RELU"), 2, 15),
+    # block-sparse 4-bit: 2 x 4 blocks zeroed; 7 channels (the last pair half empty), channels 2 and 3
+    # (one whole pair: an all-zero block row) zero, 45 taps (a block past the last tap), fused pool
+    "sparse_s4_conv_pool_zero_pair_7ch": lambda: low_bit(conv_model(61, in_shape=(6, 7, 5), filters=7,
+                                                                    pool=dict(window=(2, 2))),
+                                                         4, 21, 0.6, (2, 4), (2, 3)),
+    # 36 taps on 9 channels at 80 %; one 1x1 conv deeper than 32 blocks (two mask words per pair)
+    "sparse_s4_conv_same_stride2_9ch": lambda: low_bit(conv_model(63, in_shape=(7, 8, 4), filters=9,
+                                                                  padding="SAME", stride=(2, 2)), 4, 23, 0.8, (2, 4)),
+    "sparse_s4_conv_1x1_150_taps": lambda: low_bit(conv_model(64, in_shape=(4, 4, 150), filters=4, kernel=(1, 1)),
+                                                   4, 24, 0.5, (2, 4)),
+    # 37 deep: the last block holds one tap; 9 units
+    "sparse_s4_fully_connected_37_deep_9_units": lambda: low_bit(fully_connected_model(62, in_shape=(1, 37), units=9),
+                                                                 4, 22, 0.7, (2, 4)),
+    # a few zeros only: the block-sparse form would be larger, the packed one is kept
+    "s4_conv_barely_pruned_stays_packed": lambda: low_bit(conv_model(65, in_shape=(6, 6, 4), filters=5), 4, 25,
+                                                          0.02, (2, 4)),
 }
 
 
@@ -85,11 +102,14 @@ def test_every_case_matches_tflite_micro_on_the_core(board_name, tmp_path):
 def test_each_case_is_packed_at_its_bits_with_both_extremes():
     for name in CASES:
         layer = next(layer for layer in parse_model(_case(name)[0]).layers if hasattr(layer, "weight_bits"))
-        bits = int(name[1])
+        bits = int(name.removeprefix("sparse_")[1])
         assert layer.weight_bits == bits, name
         assert (layer.filter.min(), layer.filter.max()) == (-(1 << (bits - 1)), (1 << (bits - 1)) - 1), name
         lowered = next(each for each in lower(_case(name)[0]).layers if each.arrays)
         assert lowered.kernel.endswith(f"_s{bits}"), name
+        assert ("sparse" in lowered.kernel) == name.startswith("sparse"), name
+        if name.startswith("sparse"):
+            continue
         plain = next(array for array in lowered.arrays if array.layout == "packed")
         rows = layer.filter.reshape(layer.filter.shape[0], -1)
         assert plain.values.size == rows.shape[0] * -(-rows.shape[1] * bits // 8), name
@@ -110,3 +130,19 @@ def test_read_tflite_gives_int4_filters_their_element_shape():
 def test_an_int4_filter_with_a_value_outside_the_2_bit_range_stays_4_bit():
     layer = parse_model(_case("s4_fully_connected_72_deep_7_units")[0]).layers[-1]
     assert layer.weight_bits == 4 and layer.filter.min() == -8
+
+
+def test_block_sparse_stores_only_the_nonzero_blocks_and_is_smaller_than_packed():
+    for name in (name for name in CASES if name.startswith("sparse")):
+        layer = next(layer for layer in parse_model(_case(name)[0]).layers if hasattr(layer, "weight_bits"))
+        rows = layer.filter.reshape(layer.filter.shape[0], -1)
+        masks, blocks = block_sparse_s4(rows, INPUT_ORDER)
+        padded = np.zeros((-(-rows.shape[0] // 2) * 2, -(-rows.shape[1] // 4) * 4), np.int8)
+        padded[:rows.shape[0], :rows.shape[1]] = rows
+        nonzero = np.any(padded.reshape(len(padded) // 2, 2, -1, 4) != 0, axis=(1, 3))
+        assert blocks.size == 4 * nonzero.sum(), name
+        bits = np.unpackbits(masks.view(np.uint8), bitorder="little").reshape(len(masks), -1)
+        assert np.array_equal(bits[:, :nonzero.shape[1]].astype(bool), nonzero), name
+        assert masks.size * 4 + blocks.size < rows.shape[0] * -(-rows.shape[1] // 2), name
+    zero_pair = parse_model(_case("sparse_s4_conv_pool_zero_pair_7ch")[0]).layers[0].filter
+    assert not block_sparse_s4(zero_pair.reshape(7, -1), INPUT_ORDER)[0][1].any()  # channels 2, 3: no block

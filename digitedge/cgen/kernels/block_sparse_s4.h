@@ -1,0 +1,41 @@
+/* Block-sparse 4-bit weights (the `block_sparse_s4` layout, digitedge.cgen.layouts): blocks of 4 taps x
+ * 2 output channels, only the blocks holding a nonzero weight stored. Per channel pair: mask_words
+ * uint32 words, bit g for taps 4g..4g+3, then one 32-bit word per set bit (channel 0 in the low
+ * nibbles, channel 1 in the high ones). The kernels walk the set bits: an all-zero block costs nothing,
+ * a stored one is a whole SIMD step for both channels (DSP: two masks, four SXTB16, eight SMLADs for
+ * two pixels). */
+#ifndef DIGITEDGE_BLOCK_SPARSE_S4_H
+#define DIGITEDGE_BLOCK_SPARSE_S4_H
+
+#include "packed_weights.h"
+
+#define BLOCK_TAPS 4
+#define BLOCK_GROUPS_PER_WORD 32
+
+/* The lowest set bit's index, cleared from *bits (RBIT + CLZ on Cortex-M3 and later). */
+static inline int block_next(uint32_t *bits)
+{
+#if defined(__GNUC__) && (!defined(__arm__) || __ARM_ARCH >= 7)
+    const int group = __builtin_ctz(*bits);
+#else
+    int group = 0;
+    while (!((*bits >> group) & 1u)) {
+        ++group;
+    }
+#endif
+    *bits &= *bits - 1;
+    return group;
+}
+
+/* One stored block against four int8 inputs x[0..3] (input order): both channels' sums, plain C. */
+static inline void block_plain(const int8_t *x, const int8_t *block, int taps, int32_t *sum0, int32_t *sum1)
+{
+    int b;
+    for (b = 0; b < BLOCK_TAPS && b < taps; ++b) {
+        const uint8_t byte = (uint8_t)block[b];
+        *sum0 += x[b] * packed_field(byte, 0, 4);
+        *sum1 += x[b] * packed_field(byte, 1, 4);
+    }
+}
+
+#endif /* DIGITEDGE_BLOCK_SPARSE_S4_H */
