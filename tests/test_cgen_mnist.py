@@ -5,10 +5,13 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import numpy as np
 import pytest
 
 from digitedge.cgen import export_c, quantize_images, run_on_host, tflm_outputs
+from digitedge.cgen.host import HOST_CFLAGS, host_compiler
 from digitedge.cgen.layers import Conv, Pool, parse_model
 from digitedge.data import load_mnist
 from digitedge.tflite_model import read_tflite
@@ -44,11 +47,19 @@ def test_depthwise_average_pool_same_stride2_relu6_model_is_bit_exact():
 
 def test_export_writes_a_header_and_source_that_declare_the_inference_function(tmp_path):
     written = export_c(compact_int8(), tmp_path / "c", name="mnist_cnn")
-    assert sorted(p.name for p in written) == ["mnist_cnn_model.c", "mnist_cnn_model.h"]
+    kernels = ["cgen.h", "conv_s8.h", "dot_s8.h", "fully_connected_s8.h", "requantize.h", "softmax_s8.h"]
+    assert sorted(p.name for p in written) == sorted([*kernels, "mnist_cnn_model.c", "mnist_cnn_model.h"])
     header = (tmp_path / "c" / "mnist_cnn_model.h").read_text()
     assert "void mnist_cnn_infer(const int8_t input[MNIST_CNN_INPUT_SIZE], int8_t output[MNIST_CNN_OUTPUT_SIZE]);" \
         in header
     assert "#define MNIST_CNN_INPUT_SIZE 784" in header and "#define MNIST_CNN_OUTPUT_SIZE 10" in header
     source = (tmp_path / "c" / "mnist_cnn_model.c").read_text()
     includes = {line.split()[1] for line in source.splitlines() if line.startswith("#include")}
-    assert includes == {'"mnist_cnn_model.h"', "<string.h>", "<arm_acle.h>", "<arm_mve.h>"}  # no TFLite Micro
+    assert includes == {'"mnist_cnn_model.h"', "<string.h>", '"conv_s8.h"', '"fully_connected_s8.h"', '"softmax_s8.h"'}
+    every_include = {line.split()[1] for path in written for line in path.read_text().splitlines()
+                     if line.startswith("#include")}
+    # no TFLite Micro: the folder alone builds
+    assert every_include <= {*includes, *(f'"{k}"' for k in kernels), "<stdint.h>", "<arm_acle.h>", "<arm_mve.h>"}
+    build = subprocess.run([host_compiler(), *HOST_CFLAGS, "-c", str(tmp_path / "c" / "mnist_cnn_model.c"), "-o",
+                            str(tmp_path / "model.o")], capture_output=True, text=True)
+    assert build.returncode == 0, build.stderr

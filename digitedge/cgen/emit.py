@@ -148,7 +148,7 @@ def _array(array: ConstArray) -> str:
 
 def _value(value) -> str:
     if isinstance(value, Symbol):
-        return value.name
+        return f"&{value.name}" if value.whole else value.name
     if isinstance(value, ArenaRef):
         element = {"bytes": 1, "halves": 2, "words": 4}[value.view]
         return f"arena.{value.view} + {value.offset // element}"

@@ -10,5 +10,6 @@ from digitedge.rundir import write_text_files
 
 def export_c(tflite_bytes: bytes, out_dir: str | Path, *, name: str = "digitedge",
              label: str = "model") -> list[Path]:
-    """Generate <name>_model.h/.c from an int8 .tflite into `out_dir`; nothing is written if generation fails."""
+    """Generate <name>_model.h/.c and the kernel headers they include (a folder that compiles on its own)
+    from an int8 .tflite into `out_dir`; nothing is written if generation fails."""
     return write_text_files(generate_c_sources(tflite_bytes, name=name, label=label), out_dir)

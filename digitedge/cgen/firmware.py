@@ -35,5 +35,5 @@ def digits_file(model_inputs: np.ndarray, labels: np.ndarray, expected_outputs: 
 
 
 def firmware_sources(tflite_bytes: bytes) -> dict[str, str]:
-    """digitedge_model.h/.c for digitedge/firmware/baremetal."""
+    """digitedge_model.h/.c and the kernel headers they include, for digitedge/firmware/baremetal."""
     return generate_c_sources(tflite_bytes, name=FIRMWARE_NAME)

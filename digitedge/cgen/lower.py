@@ -84,9 +84,11 @@ class ArenaRef:
 
 @dataclass(frozen=True)
 class Symbol:
-    """A C name used as a parameter value (a constant array of the layer)."""
+    """A constant array of the layer as a parameter value: its first element's address, or (`whole`)
+    the address of the whole array, which kernels index as (*field)[i]."""
 
     name: str
+    whole: bool = False
 
 
 ParamValue = int | Symbol | ArenaRef | dict
@@ -201,7 +203,7 @@ def _location(graph: Graph, plan: ArenaPlan, tensor: int) -> str | ArenaRef:
 def _requant(function: str, requant) -> tuple[tuple[ConstArray, ...], dict]:
     arrays = (ConstArray(f"{function}_multiplier", "int32_t", np.asarray(requant.multipliers), "multiplier"),
               ConstArray(f"{function}_shift", "int8_t", np.asarray(requant.shifts), "shift"))
-    return arrays, {"multiplier": Symbol(arrays[0].name), "shift": Symbol(arrays[1].name),
+    return arrays, {"multiplier": Symbol(arrays[0].name, whole=True), "shift": Symbol(arrays[1].name, whole=True),
                     "zero_point": requant.output_offset, "act_min": requant.act_min, "act_max": requant.act_max}
 
 
@@ -320,7 +322,7 @@ def _windowed_conv(layer: Conv | ConvPool, function: str, scratch: int):
         params.update(mask=Symbol(f"{function}_mask"), mask_words=int(sparse.masks.shape[1]))
     elif kernel == "conv_sparse_s4":
         params.update(mask=Symbol(f"{function}_mask"), mask_words=_mask_words(weights))
-    params.update(bias=Symbol(f"{function}_bias"), requant=requant, window=ArenaRef(scratch))
+    params.update(bias=Symbol(f"{function}_bias", whole=True), requant=requant, window=ArenaRef(scratch))
     if pool is not None:
         pool_h, pool_w, _ = pool.out_shape
         params.update(best=ArenaRef(scratch + _window_region(conv), "words"), pool_h=pool_h, pool_w=pool_w,
@@ -338,7 +340,7 @@ def _conv(layer: Conv, function: str):
     filter_array = ConstArray(f"{function}_filter", "int8_t", layer.filter, "filter", "dense")
     notes = (_shape_note(layer),) + ((f"{layer.weight_bits}-bit weights stored as int8 (no packed kernel for "
                                        "this layer kind)",) if layer.weight_bits < 8 else ())
-    params = {**_geometry(layer), "filter": Symbol(filter_array.name), "bias": Symbol(f"{function}_bias")}
+    params = {**_geometry(layer), "filter": Symbol(filter_array.name), "bias": Symbol(f"{function}_bias", whole=True)}
     if layer.op == "DEPTHWISE_CONV_2D":
         bias = _bias(layer, out_c)
         kernel = "depthwise_conv_s8"
@@ -392,7 +394,7 @@ def _fully_connected(layer: FullyConnected, function: str):
                    ConstArray(name, "int8_t", sparse.values, "filter", "sparse_bitmask"))
         params.update(mask=Symbol(f"{function}_mask"), mask_words=int(sparse.masks.shape[1]))
     requant_arrays, requant = _requant(function, layer.requant)
-    params.update(bias=Symbol(f"{function}_bias"), requant=requant)
+    params.update(bias=Symbol(f"{function}_bias", whole=True), requant=requant)
     arrays = (*weights, ConstArray(f"{function}_bias", "int32_t", folded, "bias"), *requant_arrays)
     return kernel, params, arrays, tuple(notes)
 

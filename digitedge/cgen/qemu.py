@@ -119,7 +119,7 @@ def run_on_qemu(tflite_bytes: bytes, images_uint8: np.ndarray, labels: np.ndarra
 def run_firmware(model_sources: dict[str, str], digits: bytes, images: int, board: Board, *, tflite_bytes: int = 0,
                  build_dir: str | Path | None = None, firmware_dir: str | Path = FIRMWARE_DIR,
                  count_instructions: bool = True, timeout_s: float = 600.0) -> QemuResult:
-    """Build digitedge/firmware/baremetal with these digitedge_model.h/.c for `board`, boot it with
+    """Build digitedge/firmware/baremetal with these digitedge_model.h/.c (and kernel headers) for `board`, boot it with
     `digits` (digitedge.cgen.firmware.digits_file, `images` records) in QEMU's working folder, and
     parse its report. run_on_qemu's back end; tests give it hand-written models of known cost."""
     require_tools()

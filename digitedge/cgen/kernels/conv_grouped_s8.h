@@ -17,7 +17,7 @@ typedef struct {
     int stride_h, stride_w, dilation_h, dilation_w, pad_h, pad_w;
     int32_t input_zero_point;
     const int8_t *filter;                   /* dense (out_c, kernel_h, kernel_w, filter_depth) */
-    const int32_t *bias;                    /* bias + input_offset * sum(filter), per channel */
+    const int32_t (*bias)[];                    /* bias + input_offset * sum(filter), per channel */
     requant_params requant;
 } conv_grouped_s8_params;
 
@@ -47,7 +47,7 @@ CGEN_KERNEL void conv_grouped_s8(const conv_grouped_s8_params *p, const int8_t *
                     }
                 }
                 for (out_c = group * per_group; out_c < (group + 1) * per_group; ++out_c, filter += window_bytes) {
-                    const int32_t acc = p->bias[out_c] + dot_s8(window, filter, window_bytes);
+                    const int32_t acc = (*p->bias)[out_c] + dot_s8(window, filter, window_bytes);
                     *output++ = requantize_channel(&p->requant, out_c, acc);
                 }
             }

@@ -69,16 +69,16 @@ CGEN_KERNEL void conv_packed_dsp_pair(const conv_s8_params *p, int bits, const i
     for (c = 0; c < p->out_c - p->out_c % 2; c += 2, filter += 2 * row_bytes) {
         int32_t acc[4] = {0, 0, 0, 0};
         conv_packed_dsp_channels(filter, row_bytes, window, padded, 2, bits, acc);
-        conv_s8_finish_pair(p, best, out0, out1, phase, c, p->bias[c] + (acc[0] >> scale),
-                            p->bias[c] + (acc[2] >> scale));
-        conv_s8_finish_pair(p, best, out0, out1, phase, c + 1, p->bias[c + 1] + (acc[1] >> scale),
-                            p->bias[c + 1] + (acc[3] >> scale));
+        conv_s8_finish_pair(p, best, out0, out1, phase, c, (*p->bias)[c] + (acc[0] >> scale),
+                            (*p->bias)[c] + (acc[2] >> scale));
+        conv_s8_finish_pair(p, best, out0, out1, phase, c + 1, (*p->bias)[c + 1] + (acc[1] >> scale),
+                            (*p->bias)[c + 1] + (acc[3] >> scale));
     }
     if (p->out_c % 2) {
         int32_t acc[4] = {0, 0, 0, 0};
         conv_packed_dsp_channels(filter, row_bytes, window, padded, 1, bits, acc);
-        conv_s8_finish_pair(p, best, out0, out1, phase, c, p->bias[c] + (acc[0] >> scale),
-                            p->bias[c] + (acc[2] >> scale));
+        conv_s8_finish_pair(p, best, out0, out1, phase, c, (*p->bias)[c] + (acc[0] >> scale),
+                            (*p->bias)[c] + (acc[2] >> scale));
     }
 }
 
@@ -107,7 +107,7 @@ CGEN_KERNEL void conv_packed_pixel(const conv_s8_params *p, int bits, const int8
     const int8_t *filter = p->filter;
     int c, r;
     for (c = 0; c < whole; c += 4, filter += 4 * row_bytes) {
-        int32_t acc[4] = {p->bias[c], p->bias[c + 1], p->bias[c + 2], p->bias[c + 3]};
+        int32_t acc[4] = {(*p->bias)[c], (*p->bias)[c + 1], (*p->bias)[c + 2], (*p->bias)[c + 3]};
         packed_dot_mve(window, filter, row_bytes, 4, taps, bits, acc);
         for (r = 0; r < 4; ++r) {
             conv_s8_finish(p, best, out, phase, c + r, acc[r]);
@@ -117,7 +117,7 @@ CGEN_KERNEL void conv_packed_pixel(const conv_s8_params *p, int bits, const int8
         int32_t acc[4] = {0, 0, 0, 0};
         packed_dot_mve(window, filter, row_bytes, p->out_c % 4, taps, bits, acc);
         for (r = 0; r < p->out_c % 4; ++r) {
-            conv_s8_finish(p, best, out, phase, c + r, p->bias[c + r] + acc[r]);
+            conv_s8_finish(p, best, out, phase, c + r, (*p->bias)[c + r] + acc[r]);
         }
     }
 }
@@ -130,13 +130,13 @@ CGEN_KERNEL void conv_packed_pixel(const conv_s8_params *p, int bits, const int8
     const int8_t *filter = p->filter;
     int c;
     for (c = 0; c < p->out_c - p->out_c % 2; c += 2, filter += 2 * row_bytes) {
-        int32_t acc0 = p->bias[c], acc1 = p->bias[c + 1];
+        int32_t acc0 = (*p->bias)[c], acc1 = (*p->bias)[c + 1];
         packed_dot_plain(window, filter, filter + row_bytes, taps, bits, &acc0, &acc1);
         conv_s8_finish(p, best, out, phase, c, acc0);
         conv_s8_finish(p, best, out, phase, c + 1, acc1);
     }
     if (p->out_c % 2) {
-        int32_t acc0 = p->bias[c];
+        int32_t acc0 = (*p->bias)[c];
         packed_dot_plain(window, filter, (const int8_t *)0, taps, bits, &acc0, &acc0);
         conv_s8_finish(p, best, out, phase, c, acc0);
     }

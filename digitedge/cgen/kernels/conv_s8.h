@@ -47,7 +47,7 @@ typedef struct {
     const int8_t *filter;                 /* the layout of the path compiled (see above); sparse: values */
     const uint32_t *mask;                 /* sparse_bitmask layout: mask_words words per channel */
     int mask_words;
-    const int32_t *bias;                  /* bias + input_offset * sum(filter), per channel */
+    const int32_t (*bias)[];                  /* bias + input_offset * sum(filter), per channel */
     requant_params requant;
     void *window;                         /* arena bytes for two windows (or the MVE patch) */
     int32_t *best;                        /* arena: a fused pool's running max, one per channel */
@@ -91,8 +91,12 @@ CGEN_KERNEL void conv_s8_finish_pair(const conv_s8_params *p, int32_t *best, int
                                      int phase, int c, int32_t acc0, int32_t acc1)
 {
     if (p->pool_h == 0) {
-        conv_s8_finish(p, (int32_t *)0, out0, 0, c, acc0);
-        conv_s8_finish(p, (int32_t *)0, out1, 0, c, acc1);
+        /* both requantized before either is stored: a byte store may alias, so the channel's multiplier
+         * and shift are then loaded once */
+        const int8_t value0 = requantize_channel(&p->requant, c, acc0);
+        const int8_t value1 = requantize_channel(&p->requant, c, acc1);
+        out0[c] = value0;
+        out1[c] = value1;
     } else {
         conv_s8_finish(p, best, out0, phase, c, acc0 > acc1 ? acc0 : acc1);
     }
@@ -277,13 +281,13 @@ CGEN_KERNEL void conv_s8_dsp_pair(const conv_s8_params *p, const int16_t *window
     const int8_t *filter = p->filter;
     int c;
     for (c = 0; c < p->out_c - p->out_c % 2; c += 2, filter += 2 * padded) {
-        int32_t acc00 = p->bias[c], acc01 = p->bias[c + 1], acc10 = acc00, acc11 = acc01;
+        int32_t acc00 = (*p->bias)[c], acc01 = (*p->bias)[c + 1], acc10 = acc00, acc11 = acc01;
         conv_s8_dsp_channels(filter, window, padded, 2, &acc00, &acc01, &acc10, &acc11);
         conv_s8_finish_pair(p, best, out0, out1, phase, c, acc00, acc10);
         conv_s8_finish_pair(p, best, out0, out1, phase, c + 1, acc01, acc11);
     }
     if (p->out_c % 2) {
-        int32_t acc00 = p->bias[c], acc10 = acc00, unused0 = 0, unused1 = 0;
+        int32_t acc00 = (*p->bias)[c], acc10 = acc00, unused0 = 0, unused1 = 0;
         conv_s8_dsp_channels(filter, window, padded, 1, &acc00, &unused0, &acc10, &unused1);
         conv_s8_finish_pair(p, best, out0, out1, phase, c, acc00, acc10);
     }
@@ -314,7 +318,7 @@ CGEN_KERNEL void conv_s8_mve_pixel(const conv_s8_params *p, const int8_t *window
     int c, k;
     for (c = 0; c < p->out_c - p->out_c % 4; c += 4, filter += 4 * taps) {
         const int8_t *x = window, *f = filter;
-        int32_t acc0 = p->bias[c], acc1 = p->bias[c + 1], acc2 = p->bias[c + 2], acc3 = p->bias[c + 3];
+        int32_t acc0 = (*p->bias)[c], acc1 = (*p->bias)[c + 1], acc2 = (*p->bias)[c + 2], acc3 = (*p->bias)[c + 3];
         for (k = 0; k < taps / 16; ++k, x += 16, f += 16) {
             const int8x16_t in = vldrbq_s8(x);
             acc0 = vmladavaq_s8(acc0, in, vldrbq_s8(f));
@@ -336,7 +340,7 @@ CGEN_KERNEL void conv_s8_mve_pixel(const conv_s8_params *p, const int8_t *window
         conv_s8_finish(p, best, out, phase, c + 3, acc3);
     }
     for (; c < p->out_c; ++c, filter += taps) {
-        conv_s8_finish(p, best, out, phase, c, conv_s8_mve_channel(window, filter, taps, p->bias[c]));
+        conv_s8_finish(p, best, out, phase, c, conv_s8_mve_channel(window, filter, taps, (*p->bias)[c]));
     }
 }
 
@@ -368,7 +372,7 @@ CGEN_KERNEL void conv_s8_mve_patch(const conv_s8_params *p, const int8_t *input,
                     acc = vmladavq_s8(x, vldrbq_s8(f + 16 * position));
                     best = acc > best ? acc : best;
                 }
-                conv_s8_finish(p, (int32_t *)0, out, POOL_FIRST | POOL_LAST, c, best + p->bias[c]);
+                conv_s8_finish(p, (int32_t *)0, out, POOL_FIRST | POOL_LAST, c, best + (*p->bias)[c]);
             }
         }
     }
@@ -385,7 +389,7 @@ CGEN_KERNEL void conv_s8_plain_pixel(const conv_s8_params *p, const int8_t *wind
     for (c = 0; c < p->out_c - p->out_c % 2; c += 2, filter += 2 * taps) {
         /* indices count up to zero from -taps: the loop test is the increment's own flag */
         const int8_t *x_end = window + taps, *f0_end = filter + taps, *f1_end = filter + 2 * taps;
-        int32_t acc0 = p->bias[c], acc1 = p->bias[c + 1];
+        int32_t acc0 = (*p->bias)[c], acc1 = (*p->bias)[c + 1];
         for (k = -taps; k != 0; ++k) {
             const int32_t x = x_end[k];
             acc0 += f0_end[k] * x;
@@ -395,7 +399,7 @@ CGEN_KERNEL void conv_s8_plain_pixel(const conv_s8_params *p, const int8_t *wind
         conv_s8_finish(p, best, out, phase, c + 1, acc1);
     }
     if (p->out_c % 2) {
-        conv_s8_finish(p, best, out, phase, c, p->bias[c] + dot_s8(window, filter, taps));
+        conv_s8_finish(p, best, out, phase, c, (*p->bias)[c] + dot_s8(window, filter, taps));
     }
 }
 

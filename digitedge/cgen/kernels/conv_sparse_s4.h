@@ -31,11 +31,11 @@ CGEN_KERNEL void conv_sparse_s4_pair(const conv_s8_params *p, const int16_t *win
                 conv_packed_dsp_block(x + BLOCK_TAPS * block_next(&bits), padded, w, w >> 4, 2, 1, 4, acc);
             }
         }
-        conv_s8_finish_pair(p, best, out0, out1, phase, c, p->bias[c] + (acc[0] >> 4),
-                            p->bias[c] + (acc[2] >> 4));
+        conv_s8_finish_pair(p, best, out0, out1, phase, c, (*p->bias)[c] + (acc[0] >> 4),
+                            (*p->bias)[c] + (acc[2] >> 4));
         if (c + 1 < p->out_c) {
-            conv_s8_finish_pair(p, best, out0, out1, phase, c + 1, p->bias[c + 1] + (acc[1] >> 4),
-                                p->bias[c + 1] + (acc[3] >> 4));
+            conv_s8_finish_pair(p, best, out0, out1, phase, c + 1, (*p->bias)[c + 1] + (acc[1] >> 4),
+                                (*p->bias)[c + 1] + (acc[3] >> 4));
         }
     }
 }
@@ -62,7 +62,7 @@ CGEN_KERNEL void conv_sparse_s4_pixel(const conv_s8_params *p, const int8_t *win
     const int8_t *block = p->filter;
     int c, word;
     for (c = 0; c < p->out_c; c += 2) {
-        int32_t sum0 = p->bias[c], sum1 = c + 1 < p->out_c ? p->bias[c + 1] : 0;
+        int32_t sum0 = (*p->bias)[c], sum1 = c + 1 < p->out_c ? (*p->bias)[c + 1] : 0;
         for (word = 0; word < p->mask_words; ++word) {
             const int8_t *x = window + BLOCK_TAPS * BLOCK_GROUPS_PER_WORD * word;
             uint32_t bits = *mask++;

@@ -19,7 +19,7 @@ CGEN_KERNEL void conv_sparse_s8_pair(const conv_s8_params *p, const int8_t *wind
     const int8_t *value = p->filter;
     int c, word;
     for (c = 0; c < p->out_c; ++c) {
-        int32_t acc0 = p->bias[c], acc1 = acc0;
+        int32_t acc0 = (*p->bias)[c], acc1 = acc0;
         for (word = 0; word < p->mask_words; ++word) {
             masked_dot_pair(*mask++, &value, window + MASK_WORD_BITS * word, CONV_TAPS(p), &acc0, &acc1);
         }

@@ -15,7 +15,7 @@ typedef struct {
     int stride_h, stride_w, dilation_h, dilation_w, pad_h, pad_w;
     int32_t input_offset;                    /* minus the input zero point */
     const int8_t *filter;
-    const int32_t *bias;
+    const int32_t (*bias)[];
     requant_params requant;
 } depthwise_conv_s8_params;
 
@@ -29,7 +29,7 @@ CGEN_KERNEL void depthwise_conv_s8(const depthwise_conv_s8_params *p, const int8
             for (in_c = 0; in_c < p->in_c; ++in_c) {
                 for (m = 0; m < p->depth_multiplier; ++m) {
                     const int out_c = in_c * p->depth_multiplier + m;
-                    int32_t acc = p->bias[out_c];
+                    int32_t acc = (*p->bias)[out_c];
                     for (filter_y = 0; filter_y < p->kernel_h; ++filter_y) {
                         const int in_y = in_y0 + p->dilation_h * filter_y;
                         if (in_y < 0 || in_y >= p->in_h) {

@@ -16,7 +16,7 @@ typedef struct {
     const int8_t *filter;               /* dense: (units, depth); sparse_bitmask: the nonzero values */
     const uint32_t *mask;               /* sparse_bitmask: mask_words words per unit */
     int mask_words;
-    const int32_t *bias;                /* bias + input_offset * sum(filter) + depth * fo * io */
+    const int32_t (*bias)[];                /* bias + input_offset * sum(filter) + depth * fo * io */
     requant_params requant;
 } fully_connected_s8_params;
 
@@ -24,7 +24,7 @@ typedef struct {
 CGEN_KERNEL int8_t fully_connected_s8_output(const fully_connected_s8_params *p, int unit, int32_t dot,
                                              int32_t input_sum)
 {
-    const int32_t acc = p->bias[unit] + dot + p->filter_offset * input_sum;
+    const int32_t acc = (*p->bias)[unit] + dot + p->filter_offset * input_sum;
     return requantize_channel(&p->requant, unit, acc);
 }
 
