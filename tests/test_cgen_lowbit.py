@@ -20,7 +20,7 @@ from digitedge.cgen.lower import lower
 from digitedge.tflite_model import pack_int4, read_tflite, unpack_int4
 from arm_toolchain import needs_arm_toolchain
 from cgen_cross import run_cases_on_board
-from lowbit_fixtures import low_bit
+from lowbit_fixtures import low_bit, qat_int4
 from test_cgen_fixtures import conv_model, fully_connected_model, random_inputs
 
 CASES = {
@@ -146,3 +146,23 @@ def test_block_sparse_stores_only_the_nonzero_blocks_and_is_smaller_than_packed(
         assert masks.size * 4 + blocks.size < rows.shape[0] * -(-rows.shape[1] // 2), name
     zero_pair = parse_model(_case("sparse_s4_conv_pool_zero_pair_7ch")[0]).layers[0].filter
     assert not block_sparse_s4(zero_pair.reshape(7, -1), INPUT_ORDER)[0][1].any()  # channels 2, 3: no block
+
+
+def test_a_4_bit_qat_model_has_packed_int4_filters_and_runs_bit_exact_on_the_host():
+    tflite_bytes = qat_int4()
+    filters = [layer.filter for layer in parse_model(tflite_bytes).layers if hasattr(layer, "weight_bits")]
+    assert [layer.weight_bits for layer in parse_model(tflite_bytes).layers if hasattr(layer, "weight_bits")] == [4] * 3
+    assert all(-7 <= f.min() and f.max() <= 7 for f in filters)  # narrow-range symmetric 4-bit
+    assert [f.shape for f in filters] == [(6, 3, 3, 1), (9, 3, 3, 6), (10, 225)]
+    assert {lowered.kernel for lowered in lower(tflite_bytes).layers} >= {"conv_s4", "fully_connected_s4"}
+    model_inputs = random_inputs(tflite_bytes, 64, seed=5)
+    expected = tflm_outputs(tflite_bytes, model_inputs)
+    assert np.array_equal(run_on_host(tflite_bytes, model_inputs), expected)
+
+
+@needs_arm_toolchain
+def test_a_4_bit_qat_model_is_bit_exact_on_the_cortex_m4(tmp_path):
+    tflite_bytes = qat_int4()
+    model_inputs = random_inputs(tflite_bytes, 32, seed=6)
+    expected = tflm_outputs(tflite_bytes, model_inputs)
+    assert run_cases_on_board("m4", [tflite_bytes], [model_inputs], [expected], tmp_path) == [0]
