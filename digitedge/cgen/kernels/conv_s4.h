@@ -22,22 +22,26 @@ CGEN_KERNEL void conv_packed_dsp_block(const int16_t *x, int padded, uint32_t w0
     int i;
     PACKED_UNROLL
     for (i = 0; i < groups; ++i) {
+        /* taps (4i, 4i+1) then (4i+2, 4i+3): each input word and weight pair used at once, few registers live */
         const int16_t *group = x + 4 * i;
-        const uint32_t x0_low = read_u32(group), x0_high = read_u32(group + 2);
-        const uint32_t x1_low = read_u32(group + padded), x1_high = read_u32(group + padded + 2);
-        uint32_t top = packed_top(w0, i, bits), low = __sxtb16(top), high = sxtb16_ror8(top);
-        acc[0] = __smlad(low, x0_low, acc[0]);
-        acc[0] = __smlad(high, x0_high, acc[0]);
-        acc[2] = __smlad(low, x1_low, acc[2]);
-        acc[2] = __smlad(high, x1_high, acc[2]);
+        const uint32_t top0 = packed_top(w0, i, bits), top1 = packed_top(w1, i, bits);
+        uint32_t x0 = read_u32(group), x1 = read_u32(group + padded), pair = __sxtb16(top0);
+        acc[0] = __smlad(pair, x0, acc[0]);
+        acc[2] = __smlad(pair, x1, acc[2]);
         if (channels == 2) {
-            top = packed_top(w1, i, bits);
-            low = __sxtb16(top);
-            high = sxtb16_ror8(top);
-            acc[1] = __smlad(low, x0_low, acc[1]);
-            acc[1] = __smlad(high, x0_high, acc[1]);
-            acc[3] = __smlad(low, x1_low, acc[3]);
-            acc[3] = __smlad(high, x1_high, acc[3]);
+            pair = __sxtb16(top1);
+            acc[1] = __smlad(pair, x0, acc[1]);
+            acc[3] = __smlad(pair, x1, acc[3]);
+        }
+        x0 = read_u32(group + 2);
+        x1 = read_u32(group + padded + 2);
+        pair = sxtb16_ror8(top0);
+        acc[0] = __smlad(pair, x0, acc[0]);
+        acc[2] = __smlad(pair, x1, acc[2]);
+        if (channels == 2) {
+            pair = sxtb16_ror8(top1);
+            acc[1] = __smlad(pair, x0, acc[1]);
+            acc[3] = __smlad(pair, x1, acc[3]);
         }
     }
 }

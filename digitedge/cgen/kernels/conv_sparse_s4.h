@@ -21,8 +21,8 @@ CGEN_KERNEL void conv_sparse_s4_pair(const conv_s8_params *p, const int16_t *win
     int c, word;
     for (c = 0; c < p->out_c; c += 2) {
         int32_t acc[4] = {0, 0, 0, 0};
-        for (word = 0; word < p->mask_words; ++word) {
-            const int16_t *x = window + BLOCK_TAPS * BLOCK_GROUPS_PER_WORD * word;
+        const int16_t *x = window;
+        for (word = 0; word < p->mask_words; ++word, x += BLOCK_TAPS * BLOCK_GROUPS_PER_WORD) {
             uint32_t bits = *mask++;
             while (bits) {
                 const uint32_t w = read_u32(block);
