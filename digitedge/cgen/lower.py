@@ -286,7 +286,8 @@ def _windowed_conv(layer: Conv | ConvPool, function: str, scratch: int):
                             + conv.input_offset * filter_rows.astype(np.int64).sum(1), function)
     bits = conv.weight_bits
     sparse = sparse_if_smaller(filter_rows) if bits == 8 else None
-    patch = sparse is None and bits == 8 and layouts.patch_fits(conv, pool)
+    block_sparse = _block_sparse(filter_rows, bits)
+    patch = sparse is None and not block_sparse and layouts.patch_fits(conv, pool)
     notes = [_shape_note(conv)]
     if pool is not None:
         notes.append(f"  fused {pool.op} {pool.window[0]}x{pool.window[1]}, stride {pool.stride[0]}x"
@@ -298,7 +299,7 @@ def _windowed_conv(layer: Conv | ConvPool, function: str, scratch: int):
         kernel = "conv_sparse_s8"
         weights = (ConstArray(f"{function}_mask", "uint32_t", sparse.masks, "mask", "sparse_bitmask"),
                    ConstArray(name, "int8_t", sparse.values, "filter", "sparse_bitmask"))
-    elif _block_sparse(filter_rows, bits):
+    elif block_sparse:
         kernel = "conv_sparse_s4"
         weights = _block_sparse_arrays(function, filter_rows, layouts.PAIRS_ORDER)
         notes.append(_block_sparse_note(filter_rows, weights))
@@ -306,6 +307,9 @@ def _windowed_conv(layer: Conv | ConvPool, function: str, scratch: int):
         notes.append(_packed_note(bits))
         kernel = f"conv_s{bits}"
         weights = _packed_arrays(name, filter_rows, bits, "dsp_packed_pairs")
+        if patch:  # the MVE one-vector patch path, as for int8: the few weights of a one-channel conv expanded
+            weights = (ConstArray(name, "int8_t", layouts.mve_patch(conv, pool), "filter", "mve_patch", "CGEN_MVE"),
+                       *weights[1:])
     else:
         kernel = "conv_s8"
         weights = ((ConstArray(name, "int8_t", layouts.mve_patch(conv, pool), "filter", "mve_patch", "CGEN_MVE"),)

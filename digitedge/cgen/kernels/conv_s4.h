@@ -3,7 +3,8 @@
  * in flash in the compiled path's layout (packed_weights.h), unpacked in registers:
  * - CGEN_DSP: dsp_packed_pairs against int16 windows, two pixels x two channels per pass; one
  *   32-bit weight load per channel gives 4 * (8 / bits) taps, one shift-and-mask per four taps.
- * - CGEN_MVE: mve_packed, four channels per pass, one VMLADAVA.S8 per 16 taps.
+ * - CGEN_MVE: mve_packed, four channels per pass, one VMLADAVA.S8 per 16 taps (a one-channel conv whose
+ *   pool windows read one 16-byte patch runs conv_s8_mve_patch on int8 mve_patch weights instead).
  * - plain C: the packed layout, two channels per window load.
  *
  * A layer is `CONV_S4_LAYER(name, params)` (a static const conv_s8_params). */
@@ -111,17 +112,17 @@ CGEN_KERNEL void conv_packed_pixel(const conv_s8_params *p, int bits, const int8
     const int8_t *filter = p->filter;
     int c, r;
     for (c = 0; c < whole; c += 4, filter += 4 * row_bytes) {
-        int32_t acc[4] = {(*p->bias)[c], (*p->bias)[c + 1], (*p->bias)[c + 2], (*p->bias)[c + 3]};
+        int32_t acc[4] = {0, 0, 0, 0};
         packed_dot_mve(window, filter, row_bytes, 4, taps, bits, acc);
         for (r = 0; r < 4; ++r) {
-            conv_s8_finish(p, best, out, phase, c + r, acc[r]);
+            conv_s8_finish(p, best, out, phase, c + r, (*p->bias)[c + r] + (acc[r] >> (8 - bits)));
         }
     }
     if (p->out_c % 4) {
         int32_t acc[4] = {0, 0, 0, 0};
         packed_dot_mve(window, filter, row_bytes, p->out_c % 4, taps, bits, acc);
         for (r = 0; r < p->out_c % 4; ++r) {
-            conv_s8_finish(p, best, out, phase, c + r, (*p->bias)[c + r] + acc[r]);
+            conv_s8_finish(p, best, out, phase, c + r, (*p->bias)[c + r] + (acc[r] >> (8 - bits)));
         }
     }
 }
@@ -155,6 +156,7 @@ CGEN_KERNEL void conv_packed_pixel(const conv_s8_params *p, int bits, const int8
     }                                                                                                      \
     static NOINLINE void name(const int8_t *input, int8_t *output)                                         \
     {                                                                                                      \
+        CONV_S8_PATCH(params, input, output)                                                               \
         conv_s8_run(&(params), input, output, name##_pixel, (conv_pair_fn)0, (conv_pooled_pair_fn)0, 0);  \
     }
 #endif
