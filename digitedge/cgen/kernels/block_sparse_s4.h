@@ -32,9 +32,8 @@ static inline void block_plain(const int8_t *x, const int8_t *block, int taps, i
 {
     int b;
     for (b = 0; b < BLOCK_TAPS && b < taps; ++b) {
-        const uint8_t byte = (uint8_t)block[b];
-        *sum0 += x[b] * packed_field(byte, 0, 4);
-        *sum1 += x[b] * packed_field(byte, 1, 4);
+        *sum0 += x[b] * packed_field(block[b], 0, 4);
+        *sum1 += x[b] * packed_field(block[b], 1, 4);
     }
 }
 

@@ -32,10 +32,14 @@
 #endif
 #define PACKED_ROW_BYTES(taps, bits) (((taps) + PACKED_BLOCK_TAPS(bits) - 1) / PACKED_BLOCK_TAPS(bits) * PACKED_BLOCK_BYTES)
 
-/* Field `field` of a byte, sign-extended: moved to the top of an int8, shifted back arithmetically. */
-static inline int32_t packed_field(uint8_t byte, int field, int bits)
+/* Field `field` of a packed byte read as int8, sign-extended: moved to the top of a word, shifted back
+ * arithmetically (the top field is one shift of the signed byte). */
+static inline int32_t packed_field(int8_t byte, int field, int bits)
 {
-    return (int32_t)(int8_t)(uint8_t)(byte << (8 - bits * (field + 1))) >> (8 - bits);
+    if (field == PACKED_FIELDS(bits) - 1) {
+        return (int32_t)byte >> (8 - bits);
+    }
+    return (int32_t)((uint32_t)(int32_t)byte << (32 - bits * (field + 1))) >> (32 - bits);
 }
 
 /* The plain layout: one or two rows (row0, row1) against the same taps; each input read once. */
@@ -46,8 +50,8 @@ CGEN_KERNEL void packed_dot_plain(const int8_t *x, const int8_t *row0, const int
     int32_t sum0 = 0, sum1 = 0;
     int k, i;
     for (k = 0; k < taps; k += per, x += per) {
-        const uint8_t byte0 = (uint8_t)*row0++;
-        const uint8_t byte1 = row1 ? (uint8_t)*row1++ : 0;
+        const int8_t byte0 = *row0++;
+        const int8_t byte1 = row1 ? *row1++ : 0;
         PACKED_UNROLL
         for (i = 0; i < per; ++i) {
             if (i < taps - k) {   /* the last byte of a row may hold fewer taps */
@@ -98,7 +102,7 @@ CGEN_KERNEL int32_t packed_dot_dsp(const int8_t *x, const int8_t *row, int taps,
     }
     sum = scaled >> (8 - bits);
     for (tap = 4 * groups; tap < taps % block; ++tap) {
-        sum += x[tap] * packed_field((uint8_t)row[tap % 4], tap / 4, bits);
+        sum += x[tap] * packed_field(row[tap % 4], tap / 4, bits);
     }
     return sum;
 }
