@@ -37,4 +37,18 @@ static inline void block_plain(const int8_t *x, const int8_t *block, int taps, i
     }
 }
 
+#if CGEN_SIMD32
+/* One stored block (input order) against a word of four int8 inputs: SXTB16 splits both into taps
+ * (0, 2) and (1, 3); both channels' sums scaled by 16 (packed_weights.h). */
+static inline void block_smlad(uint32_t in, uint32_t w, int32_t *scaled0, int32_t *scaled1)
+{
+    const uint32_t low = packed_top(w, 0, 4), high = packed_top(w, 1, 4);
+    const uint32_t in_even = __sxtb16(in), in_odd = sxtb16_ror8(in);
+    *scaled0 = __smlad(__sxtb16(low), in_even, *scaled0);
+    *scaled0 = __smlad(sxtb16_ror8(low), in_odd, *scaled0);
+    *scaled1 = __smlad(__sxtb16(high), in_even, *scaled1);
+    *scaled1 = __smlad(sxtb16_ror8(high), in_odd, *scaled1);
+}
+#endif
+
 #endif /* DIGITEDGE_BLOCK_SPARSE_S4_H */

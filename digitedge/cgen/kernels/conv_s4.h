@@ -14,7 +14,7 @@
 #include "conv_s8.h"
 #include "packed_weights.h"
 
-#if CGEN_DSP
+#if CGEN_SIMD32
 /* `groups` groups of four taps of one dsp_packed_pairs block (w0: channel 0, w1: channel 1) for two
  * pixels (x, x + padded): each weight pair word feeds two SMLADs per pixel. */
 CGEN_KERNEL void conv_packed_dsp_block(const int16_t *x, int padded, uint32_t w0, uint32_t w1, int channels,
@@ -63,6 +63,9 @@ CGEN_KERNEL void conv_packed_dsp_channels(const int8_t *f, int row_bytes, const 
                               groups, bits, acc);
     }
 }
+#endif
+
+#if CGEN_DSP
 
 /* Two pixels (window, window + padded) x two channels at a time. */
 CGEN_KERNEL void conv_packed_dsp_pair(const conv_s8_params *p, int bits, const int16_t *window, int32_t *best,

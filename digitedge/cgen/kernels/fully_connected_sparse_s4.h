@@ -18,7 +18,7 @@ CGEN_KERNEL void fully_connected_sparse_s4(const fully_connected_s8_params *p, c
     int unit, word;
     for (unit = 0; unit < p->units; unit += 2) {
         int32_t sum0 = 0, sum1 = 0;
-#if CGEN_DSP
+#if CGEN_SIMD32
         int32_t scaled0 = 0, scaled1 = 0;
 #endif
         for (word = 0; word < p->mask_words; ++word) {
@@ -26,15 +26,9 @@ CGEN_KERNEL void fully_connected_sparse_s4(const fully_connected_s8_params *p, c
             uint32_t bits = *mask++;
             while (bits) {
                 const int tap = first + BLOCK_TAPS * block_next(&bits);
-#if CGEN_DSP
+#if CGEN_SIMD32
                 if (p->depth % BLOCK_TAPS == 0 || tap + BLOCK_TAPS <= p->depth) {
-                    const uint32_t w = read_u32(block), in = read_u32(input + tap);
-                    const uint32_t low = packed_top(w, 0, 4), high = packed_top(w, 1, 4);
-                    const uint32_t in_even = __sxtb16(in), in_odd = sxtb16_ror8(in);
-                    scaled0 = __smlad(__sxtb16(low), in_even, scaled0);
-                    scaled0 = __smlad(sxtb16_ror8(low), in_odd, scaled0);
-                    scaled1 = __smlad(__sxtb16(high), in_even, scaled1);
-                    scaled1 = __smlad(sxtb16_ror8(high), in_odd, scaled1);
+                    block_smlad(read_u32(input + tap), read_u32(block), &scaled0, &scaled1);
                     block += 4;
                     continue;
                 }
@@ -43,7 +37,7 @@ CGEN_KERNEL void fully_connected_sparse_s4(const fully_connected_s8_params *p, c
                 block += 4;
             }
         }
-#if CGEN_DSP
+#if CGEN_SIMD32
         sum0 += scaled0 >> 4;
         sum1 += scaled1 >> 4;
 #endif

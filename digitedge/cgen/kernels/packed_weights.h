@@ -42,38 +42,49 @@ static inline int32_t packed_field(int8_t byte, int field, int bits)
     return (int32_t)((uint32_t)(int32_t)byte << (32 - bits * (field + 1))) >> (32 - bits);
 }
 
-/* The plain layout: one or two rows (row0, row1) against the same taps; each input read once. */
+/* The first `count` fields of one byte of each row (row1: two rows) against x[0..count). */
+CGEN_KERNEL void packed_byte_plain(const int8_t *x, int8_t byte0, int8_t byte1, int rows, int count, int bits,
+                                   int32_t *sum0, int32_t *sum1)
+{
+    int i;
+    PACKED_UNROLL
+    for (i = 0; i < count; ++i) {
+        *sum0 += x[i] * packed_field(byte0, i, bits);
+        if (rows == 2) {
+            *sum1 += x[i] * packed_field(byte1, i, bits);
+        }
+    }
+}
+
+/* The plain layout: one or two rows (row0, row1) against the same taps; each input read once. Whole
+ * bytes, then the last byte's taps. */
 CGEN_KERNEL void packed_dot_plain(const int8_t *x, const int8_t *row0, const int8_t *row1, int taps, int bits,
                                   int32_t *acc0, int32_t *acc1)
 {
-    const int per = PACKED_FIELDS(bits);
+    const int per = PACKED_FIELDS(bits), rows = row1 ? 2 : 1;
     int32_t sum0 = 0, sum1 = 0;
-    int k, i;
-    for (k = 0; k < taps; k += per, x += per) {
-        const int8_t byte0 = *row0++;
-        const int8_t byte1 = row1 ? *row1++ : 0;
-        PACKED_UNROLL
-        for (i = 0; i < per; ++i) {
-            if (i < taps - k) {   /* the last byte of a row may hold fewer taps */
-                sum0 += x[i] * packed_field(byte0, i, bits);
-                if (row1) {
-                    sum1 += x[i] * packed_field(byte1, i, bits);
-                }
-            }
-        }
+    int k;
+    for (k = 0; k + per <= taps; k += per, x += per) {
+        packed_byte_plain(x, *row0++, rows == 2 ? *row1++ : 0, rows, per, bits, &sum0, &sum1);
+    }
+    if (taps % per) {
+        packed_byte_plain(x, *row0, rows == 2 ? *row1 : 0, rows, taps % per, bits, &sum0, &sum1);
     }
     *acc0 += sum0;
-    if (row1) {
+    if (rows == 2) {
         *acc1 += sum1;
     }
 }
 
-#if CGEN_DSP
+#if CGEN_SIMD32
 /* Field `field` of each byte of w at the byte's top bits, the rest zero. */
 static inline uint32_t packed_top(uint32_t w, int field, int bits)
 {
     return (w << (8 - bits * (field + 1))) & (bits == 4 ? 0xF0F0F0F0u : 0xC0C0C0C0u);
 }
+#endif
+
+#if CGEN_DSP
 
 /* Scaled sum over `groups` groups of four int8 inputs of one dsp_packed block. */
 CGEN_KERNEL int32_t packed_block_dsp(const int8_t *x, uint32_t w, int groups, int bits, int32_t scaled)
