@@ -201,10 +201,13 @@ def _location(graph: Graph, plan: ArenaPlan, tensor: int) -> str | ArenaRef:
 
 
 def _requant(function: str, requant) -> tuple[tuple[ConstArray, ...], dict]:
-    arrays = (ConstArray(f"{function}_multiplier", "int32_t", np.asarray(requant.multipliers), "multiplier"),
-              ConstArray(f"{function}_shift", "int8_t", np.asarray(requant.shifts), "shift"))
+    """The multiplier and shift arrays (one value each when every channel has the same: per-tensor weights)."""
+    per_channel = len(set(zip(requant.multipliers, requant.shifts))) > 1
+    count = len(requant.multipliers) if per_channel else 1
+    arrays = (ConstArray(f"{function}_multiplier", "int32_t", np.asarray(requant.multipliers[:count]), "multiplier"),
+              ConstArray(f"{function}_shift", "int8_t", np.asarray(requant.shifts[:count]), "shift"))
     return arrays, {"multiplier": Symbol(arrays[0].name, whole=True), "shift": Symbol(arrays[1].name, whole=True),
-                    "zero_point": requant.output_offset, "act_min": requant.act_min, "act_max": requant.act_max}
+                    "per_channel": int(per_channel), "zero_point": requant.output_offset, "act_min": requant.act_min, "act_max": requant.act_max}
 
 
 def _shape_note(layer) -> str:

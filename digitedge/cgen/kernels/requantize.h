@@ -6,10 +6,12 @@
 
 #include "cgen.h"
 
-/* One layer's requantization: per output channel multiplier and shift, then zero point and clamp. */
+/* One layer's requantization: per output channel multiplier and shift (one for every channel when
+ * `per_channel` is 0), then zero point and clamp. */
 typedef struct {
     const int32_t (*multiplier)[];   /* whole arrays: (*multiplier)[c] indexes the named array */
     const int8_t (*shift)[];
+    int per_channel;
     int32_t zero_point;
     int32_t act_min;
     int32_t act_max;
@@ -63,8 +65,9 @@ static inline int8_t requantize(int32_t acc, int32_t multiplier, int shift, int3
 /* Output channel c's accumulator as the layer's int8 output. */
 CGEN_KERNEL int8_t requantize_channel(const requant_params *requant, int c, int32_t acc)
 {
-    return requantize(acc, (*requant->multiplier)[c], (*requant->shift)[c], requant->zero_point, requant->act_min,
-                      requant->act_max);
+    const int index = requant->per_channel ? c : 0;
+    return requantize(acc, (*requant->multiplier)[index], (*requant->shift)[index], requant->zero_point,
+                      requant->act_min, requant->act_max);
 }
 
 #endif /* DIGITEDGE_REQUANTIZE_H */
