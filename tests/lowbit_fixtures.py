@@ -90,3 +90,32 @@ def qat_int4(train_images: int = 2000) -> bytes:
     converter._experimental_low_bit_qat = True
     converter._experimental_reduce_type_precision = True
     return bytes(converter.convert())
+
+
+def with_layer_bits(tflite_bytes: bytes, layer_bits: list[int]) -> bytes:
+    """An INT4 model with its conv / dense filters re-stored at `layer_bits` (in model order): 8 as an
+    INT8 tensor of the same values, 4 unchanged, 2 as INT4 values clipped to [-2, 1] (a mixed-precision
+    model as the mixed variant makes them)."""
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    from digitedge.tflite_model import unpack_int4
+
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(tflite_bytes))
+    graph = model.subgraphs[0]
+    filters = [graph.tensors[op.inputs[1]] for op in graph.operators
+               if flatbuffer_utils.opcode_to_name(model, op.opcodeIndex) in _LOW_BIT_OPS]
+    assert len(filters) == len(layer_bits) and all(tensor.type == INT4 for tensor in filters)
+    for tensor, bits in zip(filters, layer_bits):
+        values = unpack_int4(np.asarray(model.buffers[tensor.buffer].data, np.uint8), int(np.prod(tensor.shape)))
+        buffer = schema.BufferT()
+        if bits == 8:
+            tensor.type, buffer.data = _INT8, values.view(np.uint8)
+        else:
+            buffer.data = pack_int4(np.clip(values, -2, 1) if bits == 2 else values)
+        model.buffers.append(buffer)
+        tensor.buffer = len(model.buffers) - 1
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+
+
+_INT8 = 9

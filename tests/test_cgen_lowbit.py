@@ -20,7 +20,7 @@ from digitedge.cgen.lower import lower
 from digitedge.tflite_model import pack_int4, read_tflite, unpack_int4
 from arm_toolchain import needs_arm_toolchain
 from cgen_cross import run_cases_on_board
-from lowbit_fixtures import low_bit, qat_int4
+from lowbit_fixtures import low_bit, qat_int4, with_layer_bits
 from test_cgen_fixtures import conv_model, fully_connected_model, random_inputs
 
 CASES = {
@@ -166,3 +166,23 @@ def test_a_4_bit_qat_model_is_bit_exact_on_the_cortex_m4(tmp_path):
     model_inputs = random_inputs(tflite_bytes, 32, seed=6)
     expected = tflm_outputs(tflite_bytes, model_inputs)
     assert run_cases_on_board("m4", [tflite_bytes], [model_inputs], [expected], tmp_path) == [0]
+
+
+def _mixed() -> tuple[bytes, np.ndarray, np.ndarray]:
+    tflite_bytes = with_layer_bits(qat_int4(), [8, 4, 2])
+    model_inputs = random_inputs(tflite_bytes, 32, seed=7)
+    return tflite_bytes, model_inputs, tflm_outputs(tflite_bytes, model_inputs)
+
+
+def test_a_mixed_precision_model_runs_each_layer_at_its_bits_bit_exact_on_the_host():
+    tflite_bytes, model_inputs, expected = _mixed()
+    assert [layer.kernel for layer in lower(tflite_bytes).layers if layer.arrays] == \
+        ["conv_s8", "conv_s4", "fully_connected_s2"]
+    assert np.array_equal(run_on_host(tflite_bytes, model_inputs), expected)
+
+
+@needs_arm_toolchain
+@pytest.mark.parametrize("board_name", ["m4", "m55"])
+def test_a_mixed_precision_model_is_bit_exact_on_the_core(board_name, tmp_path):
+    tflite_bytes, model_inputs, expected = _mixed()
+    assert run_cases_on_board(board_name, [tflite_bytes], [model_inputs], [expected], tmp_path) == [0]
