@@ -96,6 +96,17 @@ def test_the_cases_exercise_fusion_and_every_weight_layout():
     assert sorted(fused) == sorted(name for name in CASES if "fused" in name)
 
 
+def test_pair_kernels_skip_the_odd_pixel_only_where_none_can_occur():
+    def even_pairs(name: str) -> int:
+        return lower(_case(name)[0]).layers[0].params["even_pairs"]
+
+    assert even_pairs("pool2x2_fused_144_taps") == 1  # 6x6 conv output, every 2x2 window 4 pixels
+    assert even_pairs("pool3x3_same_stride3_fused_relu") == 0  # windows of 9 pixels
+    assert even_pairs("pool2x2_same_fused_odd_edges") == 0  # 5x5 conv output: edge windows of 2 and 1
+    assert even_pairs("conv_odd_channels_input_zp_min") == 1  # no pool, 5x6 output pixels
+    assert even_pairs("conv_1x1_17_taps_per_tensor") == 0  # no pool, 5x5 output pixels
+
+
 def test_the_sources_hold_the_model_and_only_the_kernels_it_uses():
     sources = generate_c_sources(_case("sparse_fully_connected")[0])
     assert set(sources) == {"digitedge_model.h", "digitedge_model.c", "fully_connected_sparse_s8.h",

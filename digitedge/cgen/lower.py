@@ -324,7 +324,7 @@ def _windowed_conv(layer: Conv | ConvPool, function: str, scratch: int):
     inside = all((conv.out_shape[a] - 1) * conv.stride[a] + (conv.filter.shape[1 + a] - 1) * conv.dilation[a]
                  < conv.in_shape[a] for a in range(2))
     params = {**_geometry(conv), "whole_rows": int(conv.padding == (0, 0) and inside and conv.dilation[1] == 1),
-              "mve_patch": int(patch), "input_zero_point": -conv.input_offset, "filter": Symbol(name)}
+              "mve_patch": int(patch), "even_pairs": int(_even_pairs(conv, pool)), "input_zero_point": -conv.input_offset, "filter": Symbol(name)}
     if sparse is not None:
         params.update(mask=Symbol(f"{function}_mask"), mask_words=int(sparse.masks.shape[1]))
     elif kernel == "conv_sparse_s4":
@@ -338,6 +338,21 @@ def _windowed_conv(layer: Conv | ConvPool, function: str, scratch: int):
                       pool_act_min=pool.act_min, pool_act_max=pool.act_max)
     arrays = (*weights, ConstArray(f"{function}_bias", "int32_t", folded, "bias"), *requant_arrays)
     return kernel, params, arrays, tuple(notes)
+
+
+def _even_pairs(conv: Conv, pool: Pool | None) -> bool:
+    """Whether every pool window (without a pool: the whole output) holds an even number of conv pixels,
+    so the pair kernels never pair an odd pixel with itself."""
+    out_h, out_w, _ = conv.out_shape
+    if pool is None:
+        return out_h * out_w % 2 == 0
+
+    def spans(count: int, window: int, stride: int, pad: int, size: int) -> list[int]:
+        return [min(i * stride - pad + window, size) - max(i * stride - pad, 0) for i in range(count)]
+
+    rows = spans(pool.out_shape[0], pool.window[0], pool.stride[0], pool.padding[0], out_h)
+    columns = spans(pool.out_shape[1], pool.window[1], pool.stride[1], pool.padding[1], out_w)
+    return all(r * c % 2 == 0 for r in rows for c in columns)
 
 
 def _conv(layer: Conv, function: str):

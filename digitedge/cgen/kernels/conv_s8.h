@@ -43,6 +43,8 @@ typedef struct {
     int pad_h, pad_w;                     /* leading rows and columns */
     int whole_rows;                       /* no window leaves the image, columns contiguous: copy rows */
     int mve_patch;                        /* on MVE: `filter` is mve_patch and conv_s8_mve_patch runs */
+    int even_pairs;                       /* every pool window (no pool: the output) has an even number of
+                                             conv pixels: a pair kernel never gets an odd one out */
     int32_t input_zero_point;
     const int8_t *filter;                 /* the layout of the path compiled (see above); sparse: values */
     const uint32_t *mask;                 /* sparse_bitmask layout: mask_words words per channel */
@@ -187,7 +189,7 @@ CGEN_KERNEL void conv_s8_run(const conv_s8_params *p, const int8_t *input, int8_
                 }
             }
         }
-        if (pending) {   /* an odd pixel out: paired with a copy of itself */
+        if (!p->even_pairs && pending) {   /* an odd pixel out: paired with a copy of itself */
             memcpy(window + second, window, (size_t)second);
             pair(window, pending_out, pending_out);
         }
@@ -226,7 +228,7 @@ CGEN_KERNEL void conv_s8_run(const conv_s8_params *p, const int8_t *input, int8_
                         }
                     }
                 }
-                if (pending) {   /* an odd pixel out: paired with a copy of itself */
+                if (!p->even_pairs && pending) {   /* an odd pixel out: paired with a copy of itself */
                     memcpy(window + second, window, (size_t)second);
                     pooled_pair(window, best, out, phase | POOL_LAST);
                 }
