@@ -25,7 +25,6 @@ class TensorInfo:
     zero_points: tuple[int, ...]
     quantized_dimension: int
     buffer: np.ndarray | None  # constant data (weights), None for activations; int4 unpacked to int8 values
-    bits: int = 0  # bits per stored element of an integer tensor (4 for int4), 0 otherwise
 
 
 @dataclass(frozen=True)
@@ -130,11 +129,7 @@ def _tensor_info(model, tensor) -> TensorInfo:
         buffer = np.frombuffer(np.asarray(raw, dtype=np.uint8).tobytes(), dtype=dtype)
         if shape and buffer.size == int(np.prod(shape)):
             buffer = buffer.reshape(shape)
-    bits = 4 if dtype == "int4" else 8 * np.dtype(dtype).itemsize if dtype in _INTEGER else 0
-    return TensorInfo(name, dtype, shape, scales, zeros, axis, buffer, bits)
-
-
-_INTEGER = ("int8", "uint8", "int16", "int32", "int64")
+    return TensorInfo(name, dtype, shape, scales, zeros, axis, buffer)
 
 
 def unpack_int4(packed: np.ndarray, count: int) -> np.ndarray:

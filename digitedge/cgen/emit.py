@@ -24,6 +24,12 @@ _LAYOUT_NOTES = {
     "dsp_reordered": "groups of four taps stored w0 w2 w1 w3, rows padded to a multiple of 4",
     "mve_patch": "one 16-byte row per (channel, conv pixel of the pool window): the kernel placed at\n"
                  " * that pixel's offset in the input patch, zeros elsewhere",
+    "packed": "8 / bits weights per byte, low field first, each row padded to whole bytes",
+    "dsp_packed": "4-byte blocks: byte b, field i holds tap 4i + b (rows padded to whole blocks)",
+    "dsp_packed_pairs": "4-byte blocks: byte b, field i holds tap 4i + (0 2 1 3)[b] (rows padded to whole blocks)",
+    "mve_packed": "16-byte blocks: byte j, field i holds tap 16i + j (rows padded to whole blocks)",
+    "block_sparse_s4": "blocks of 4 taps x 2 channels: per channel pair a mask bit per block (the _mask array),\n"
+                       " * one word per nonzero block, channel 0 in the low nibbles (the _filter array)",
 }
 _ROLE_NOTES = {"bias": "bias + input_offset * sum(filter): the zero point folded in once per channel"}
 

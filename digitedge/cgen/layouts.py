@@ -113,3 +113,38 @@ def mve_packed(rows: np.ndarray, bits: int) -> np.ndarray:
     per = fields_per_byte(bits)
     return _pack_blocks(rows, bits, (MVE_VECTOR_BYTES * np.arange(per)[None, :]
                                      + np.arange(MVE_VECTOR_BYTES)[:, None]))
+
+
+# Block-sparse 4-bit weights: blocks of 4 taps x 2 output channels (a channel pair), all-zero blocks
+# not stored. Per channel pair (an odd last channel paired with zeros): ceil(groups / 32) uint32 mask
+# words, bit g set when taps 4g..4g+3 of either channel hold a nonzero weight; then one 32-bit word per
+# set bit: byte b holds tap `order[b]` of the group, channel 0 in the low nibble, channel 1 in the high.
+BLOCK_TAPS = 4
+BLOCK_ROWS = 2
+PAIRS_ORDER = (0, 2, 1, 3)  # SXTB16 / ROR 8 give taps (0, 1) / (2, 3): an int16 window's pairs (conv, DSP)
+INPUT_ORDER = (0, 1, 2, 3)  # taps (0, 2) / (1, 3): SXTB16 of four int8 inputs (fully connected, DSP; plain C)
+
+
+def block_sparse_s4(rows: np.ndarray, order: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """`block_sparse_s4`: (masks (pairs, words) uint32, the nonzero blocks' words as int8 bytes)."""
+    count, taps = rows.shape
+    groups = -(-taps // BLOCK_TAPS)
+    words = -(-groups // MASK_BITS)
+    padded = np.zeros((-(-count // BLOCK_ROWS) * BLOCK_ROWS, groups * BLOCK_TAPS), dtype=np.int8)
+    padded[:count, :taps] = rows
+    blocks = padded.reshape(-1, BLOCK_ROWS, groups, BLOCK_TAPS).transpose(0, 2, 1, 3)  # pair, group, row, tap
+    present = np.any(blocks != 0, axis=(2, 3))
+    bits = np.zeros((len(present), words * MASK_BITS), dtype=np.uint64)
+    bits[:, :groups] = present
+    masks = (bits.reshape(len(present), words, MASK_BITS) << np.arange(MASK_BITS, dtype=np.uint64)).sum(axis=2)
+    nibbles = blocks[present][:, :, list(order)].view(np.uint8) & 0x0F  # block, row, byte
+    packed = (nibbles[:, 0] | (nibbles[:, 1] << 4)).astype(np.uint8)
+    return masks.astype(np.uint32), packed.reshape(-1).view(np.int8)
+
+
+def block_sparse_bytes(rows: np.ndarray) -> int:
+    masks, blocks = block_sparse_s4(rows, INPUT_ORDER)
+    return masks.size * 4 + blocks.size
+
+
+MASK_BITS = 32

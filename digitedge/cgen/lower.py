@@ -20,6 +20,10 @@ Weight layouts (a ConstArray's `layout`; digitedge.cgen.layouts builds them):
     packed          4- or 2-bit weights (conv_s4/_s2, fully_connected_s4/_s2), 8 / bits per byte, each row
                     in order, low field first; dsp_packed (fully connected), dsp_packed_pairs (conv)
                     and mve_packed are the DSP and MVE paths' block orders (see layouts.py)
+    block_sparse_s4 pruned 4-bit: blocks of 4 taps x 2 output channels, per channel pair uint32 masks
+                    (role `mask`, a bit per block) + one word per nonzero block (role `filter`), in
+                    the DSP pair order for convolutions on CGEN_DSP, else input order; chosen only
+                    when smaller than packed (conv_sparse_s4, fully_connected_sparse_s4)
 A layout that only one path reads carries that path's feature macro (`path`: CGEN_MVE, CGEN_DSP);
 arrays of one name are alternatives, the one without a path the fallback. A new layout (packed_s4,
 packed_s2, block_sparse) is a new value here and an encoder in layouts.py, not a branch in emit.
@@ -53,6 +57,8 @@ KERNEL_PARAMS = {
     "conv_s2": "conv_s8_params",
     "fully_connected_s4": "fully_connected_s8_params",
     "fully_connected_s2": "fully_connected_s8_params",
+    "conv_sparse_s4": "conv_s8_params",
+    "fully_connected_sparse_s4": "fully_connected_s8_params",
 }
 
 
@@ -228,6 +234,33 @@ def _packed_arrays(name: str, rows: np.ndarray, bits: int, dsp_layout: str) -> t
             ConstArray(name, "int8_t", layouts.packed(rows, bits), "filter", "packed"))
 
 
+def _block_sparse(rows: np.ndarray, bits: int) -> bool:
+    """A 4-bit filter takes the block_sparse_s4 layout when that is smaller than the packed one."""
+    return bits == 4 and layouts.block_sparse_bytes(rows) < rows.shape[0] * -(-rows.shape[1] // 2)
+
+
+def _block_sparse_arrays(function: str, rows: np.ndarray, dsp_order) -> tuple[ConstArray, ...]:
+    """Masks, then the stored blocks: in `dsp_order` under CGEN_DSP (when it differs), input order otherwise."""
+    masks, blocks = layouts.block_sparse_s4(rows, layouts.INPUT_ORDER)
+    arrays = [ConstArray(f"{function}_mask", "uint32_t", masks, "mask", "block_sparse_s4")]
+    if dsp_order != layouts.INPUT_ORDER:
+        arrays.append(ConstArray(f"{function}_filter", "int8_t", layouts.block_sparse_s4(rows, dsp_order)[1],
+                                 "filter", "block_sparse_s4", "CGEN_DSP"))
+    arrays.append(ConstArray(f"{function}_filter", "int8_t", blocks, "filter", "block_sparse_s4"))
+    return tuple(arrays)
+
+
+def _mask_words(arrays: tuple[ConstArray, ...]) -> int:
+    return int(next(array for array in arrays if array.role == "mask").values.shape[1])
+
+
+def _block_sparse_note(rows: np.ndarray, arrays: tuple[ConstArray, ...]) -> str:
+    blocks = arrays[-1].values.size // 4
+    total = -(-rows.shape[0] // layouts.BLOCK_ROWS) * -(-rows.shape[1] // layouts.BLOCK_TAPS)
+    return (f"4-bit, {blocks} of {total} blocks of 4 taps x 2 channels nonzero: masks + blocks, "
+            f"{layouts.block_sparse_bytes(rows)} B instead of {rows.shape[0] * -(-rows.shape[1] // 2)} B packed")
+
+
 def _geometry(conv: Conv) -> dict[str, int]:
     (in_h, in_w, in_c), (out_h, out_w, out_c) = conv.in_shape, conv.out_shape
     return dict(in_h=in_h, in_w=in_w, in_c=in_c, out_h=out_h, out_w=out_w, out_c=out_c,
@@ -256,7 +289,8 @@ def _windowed_conv(layer: Conv | ConvPool, function: str, scratch: int):
                             + conv.input_offset * filter_rows.astype(np.int64).sum(1), function)
     bits = conv.weight_bits
     sparse = sparse_if_smaller(filter_rows) if bits == 8 else None
-    patch = sparse is None and bits == 8 and layouts.patch_fits(conv, pool)
+    block_sparse = _block_sparse(filter_rows, bits)
+    patch = sparse is None and not block_sparse and layouts.patch_fits(conv, pool)
     notes = [_shape_note(conv)]
     if pool is not None:
         notes.append(f"  fused {pool.op} {pool.window[0]}x{pool.window[1]}, stride {pool.stride[0]}x"
@@ -268,10 +302,17 @@ def _windowed_conv(layer: Conv | ConvPool, function: str, scratch: int):
         kernel = "conv_sparse_s8"
         weights = (ConstArray(f"{function}_mask", "uint32_t", sparse.masks, "mask", "sparse_bitmask"),
                    ConstArray(name, "int8_t", sparse.values, "filter", "sparse_bitmask"))
+    elif block_sparse:
+        kernel = "conv_sparse_s4"
+        weights = _block_sparse_arrays(function, filter_rows, layouts.PAIRS_ORDER)
+        notes.append(_block_sparse_note(filter_rows, weights))
     elif bits < 8:
         notes.append(_packed_note(bits))
         kernel = f"conv_s{bits}"
         weights = _packed_arrays(name, filter_rows, bits, "dsp_packed_pairs")
+        if patch:  # the MVE one-vector patch path, as for int8: the few weights of a one-channel conv expanded
+            weights = (ConstArray(name, "int8_t", layouts.mve_patch(conv, pool), "filter", "mve_patch", "CGEN_MVE"),
+                       *weights[1:])
     else:
         kernel = "conv_s8"
         weights = ((ConstArray(name, "int8_t", layouts.mve_patch(conv, pool), "filter", "mve_patch", "CGEN_MVE"),)
@@ -286,6 +327,8 @@ def _windowed_conv(layer: Conv | ConvPool, function: str, scratch: int):
               "mve_patch": int(patch), "even_pairs": int(_even_pairs(conv, pool)), "input_zero_point": -conv.input_offset, "filter": Symbol(name)}
     if sparse is not None:
         params.update(mask=Symbol(f"{function}_mask"), mask_words=int(sparse.masks.shape[1]))
+    elif kernel == "conv_sparse_s4":
+        params.update(mask=Symbol(f"{function}_mask"), mask_words=_mask_words(weights))
     params.update(bias=Symbol(f"{function}_bias", whole=True), requant=requant, window=ArenaRef(scratch))
     if pool is not None:
         pool_h, pool_w, _ = pool.out_shape
@@ -356,7 +399,12 @@ def _fully_connected(layer: FullyConnected, function: str):
     kind = "per-channel" if layer.per_channel else "per-tensor"
     notes = [f"FULLY_CONNECTED {depth} -> {units}, {kind} weights, {layer.activation}"]
     params = {"depth": depth, "units": units, "filter_offset": layer.filter_offset, "filter": Symbol(name)}
-    if bits < 8:
+    if _block_sparse(layer.filter, bits):
+        kernel = "fully_connected_sparse_s4"
+        weights = _block_sparse_arrays(function, layer.filter, layouts.INPUT_ORDER)
+        notes.append(_block_sparse_note(layer.filter, weights))
+        params.update(mask=Symbol(f"{function}_mask"), mask_words=_mask_words(weights))
+    elif bits < 8:
         notes.append(_packed_note(bits))
         kernel, weights = f"fully_connected_s{bits}", _packed_arrays(name, layer.filter, bits, "dsp_packed")
     elif sparse is None:

@@ -6,6 +6,8 @@
  *
  *   CGEN_MVE  Cortex-M55 (Helium, __ARM_FEATURE_MVE integer): 16 int8 lanes per instruction.
  *   CGEN_DSP  Cortex-M4/M7/M33 (__ARM_FEATURE_SIMD32): SMLAD on two halfword pairs.
+ *   CGEN_SIMD32  SMLAD / SXTB16 exist (CGEN_DSP cores and the M55 beside MVE): kernels with no MVE
+ *             form of their own (block-sparse walks) use the DSP code there too.
  *   neither   plain C99 (Cortex-M0/M3, any host): the readable reference.
  */
 #ifndef DIGITEDGE_CGEN_H
@@ -27,6 +29,12 @@
 #ifndef CGEN_DSP
 #define CGEN_DSP 0
 #endif
+#if defined(__GNUC__) && defined(__ARM_FEATURE_SIMD32)
+#define CGEN_SIMD32 1
+#include <arm_acle.h>
+#else
+#define CGEN_SIMD32 0
+#endif
 
 #if defined(__GNUC__)
 /* One register allocation per layer: inlining all layers into one function spills the inner loops. */
@@ -43,7 +51,7 @@
 #define POOL_FIRST 1   /* phase bits of a fused pool: the window's first conv pixel, its last */
 #define POOL_LAST 2
 
-#if CGEN_DSP
+#if CGEN_SIMD32
 /* Bytes 1 and 3 sign-extended to two halfwords (SXTB16 with its rotate, which GCC does not fuse). */
 static inline uint32_t sxtb16_ror8(uint32_t word)
 {

@@ -3,7 +3,8 @@
  * in flash in the compiled path's layout (packed_weights.h), unpacked in registers:
  * - CGEN_DSP: dsp_packed_pairs against int16 windows, two pixels x two channels per pass; one
  *   32-bit weight load per channel gives 4 * (8 / bits) taps, one shift-and-mask per four taps.
- * - CGEN_MVE: mve_packed, four channels per pass, one VMLADAVA.S8 per 16 taps.
+ * - CGEN_MVE: mve_packed, four channels per pass, one VMLADAVA.S8 per 16 taps (a one-channel conv whose
+ *   pool windows read one 16-byte patch runs conv_s8_mve_patch on int8 mve_patch weights instead).
  * - plain C: the packed layout, two channels per window load.
  *
  * A layer is `CONV_S4_LAYER(name, params)` (a static const conv_s8_params). */
@@ -13,7 +14,7 @@
 #include "conv_s8.h"
 #include "packed_weights.h"
 
-#if CGEN_DSP
+#if CGEN_SIMD32
 /* `groups` groups of four taps of one dsp_packed_pairs block (w0: channel 0, w1: channel 1) for two
  * pixels (x, x + padded): each weight pair word feeds two SMLADs per pixel. */
 CGEN_KERNEL void conv_packed_dsp_block(const int16_t *x, int padded, uint32_t w0, uint32_t w1, int channels,
@@ -22,22 +23,26 @@ CGEN_KERNEL void conv_packed_dsp_block(const int16_t *x, int padded, uint32_t w0
     int i;
     PACKED_UNROLL
     for (i = 0; i < groups; ++i) {
+        /* taps (4i, 4i+1) then (4i+2, 4i+3): each input word and weight pair used at once, few registers live */
         const int16_t *group = x + 4 * i;
-        const uint32_t x0_low = read_u32(group), x0_high = read_u32(group + 2);
-        const uint32_t x1_low = read_u32(group + padded), x1_high = read_u32(group + padded + 2);
-        uint32_t top = packed_top(w0, i, bits), low = __sxtb16(top), high = sxtb16_ror8(top);
-        acc[0] = __smlad(low, x0_low, acc[0]);
-        acc[0] = __smlad(high, x0_high, acc[0]);
-        acc[2] = __smlad(low, x1_low, acc[2]);
-        acc[2] = __smlad(high, x1_high, acc[2]);
+        const uint32_t top0 = packed_top(w0, i, bits), top1 = packed_top(w1, i, bits);
+        uint32_t x0 = read_u32(group), x1 = read_u32(group + padded), pair = __sxtb16(top0);
+        acc[0] = __smlad(pair, x0, acc[0]);
+        acc[2] = __smlad(pair, x1, acc[2]);
         if (channels == 2) {
-            top = packed_top(w1, i, bits);
-            low = __sxtb16(top);
-            high = sxtb16_ror8(top);
-            acc[1] = __smlad(low, x0_low, acc[1]);
-            acc[1] = __smlad(high, x0_high, acc[1]);
-            acc[3] = __smlad(low, x1_low, acc[3]);
-            acc[3] = __smlad(high, x1_high, acc[3]);
+            pair = __sxtb16(top1);
+            acc[1] = __smlad(pair, x0, acc[1]);
+            acc[3] = __smlad(pair, x1, acc[3]);
+        }
+        x0 = read_u32(group + 2);
+        x1 = read_u32(group + padded + 2);
+        pair = sxtb16_ror8(top0);
+        acc[0] = __smlad(pair, x0, acc[0]);
+        acc[2] = __smlad(pair, x1, acc[2]);
+        if (channels == 2) {
+            pair = sxtb16_ror8(top1);
+            acc[1] = __smlad(pair, x0, acc[1]);
+            acc[3] = __smlad(pair, x1, acc[3]);
         }
     }
 }
@@ -58,6 +63,9 @@ CGEN_KERNEL void conv_packed_dsp_channels(const int8_t *f, int row_bytes, const 
                               groups, bits, acc);
     }
 }
+#endif
+
+#if CGEN_DSP
 
 /* Two pixels (window, window + padded) x two channels at a time. */
 CGEN_KERNEL void conv_packed_dsp_pair(const conv_s8_params *p, int bits, const int16_t *window, int32_t *best,
@@ -69,16 +77,16 @@ CGEN_KERNEL void conv_packed_dsp_pair(const conv_s8_params *p, int bits, const i
     for (c = 0; c < p->out_c - p->out_c % 2; c += 2, filter += 2 * row_bytes) {
         int32_t acc[4] = {0, 0, 0, 0};
         conv_packed_dsp_channels(filter, row_bytes, window, padded, 2, bits, acc);
-        conv_s8_finish_pair(p, best, out0, out1, phase, c, p->bias[c] + (acc[0] >> scale),
-                            p->bias[c] + (acc[2] >> scale));
-        conv_s8_finish_pair(p, best, out0, out1, phase, c + 1, p->bias[c + 1] + (acc[1] >> scale),
-                            p->bias[c + 1] + (acc[3] >> scale));
+        conv_s8_finish_pair(p, best, out0, out1, phase, c, (*p->bias)[c] + (acc[0] >> scale),
+                            (*p->bias)[c] + (acc[2] >> scale));
+        conv_s8_finish_pair(p, best, out0, out1, phase, c + 1, (*p->bias)[c + 1] + (acc[1] >> scale),
+                            (*p->bias)[c + 1] + (acc[3] >> scale));
     }
     if (p->out_c % 2) {
         int32_t acc[4] = {0, 0, 0, 0};
         conv_packed_dsp_channels(filter, row_bytes, window, padded, 1, bits, acc);
-        conv_s8_finish_pair(p, best, out0, out1, phase, c, p->bias[c] + (acc[0] >> scale),
-                            p->bias[c] + (acc[2] >> scale));
+        conv_s8_finish_pair(p, best, out0, out1, phase, c, (*p->bias)[c] + (acc[0] >> scale),
+                            (*p->bias)[c] + (acc[2] >> scale));
     }
 }
 
@@ -107,17 +115,17 @@ CGEN_KERNEL void conv_packed_pixel(const conv_s8_params *p, int bits, const int8
     const int8_t *filter = p->filter;
     int c, r;
     for (c = 0; c < whole; c += 4, filter += 4 * row_bytes) {
-        int32_t acc[4] = {p->bias[c], p->bias[c + 1], p->bias[c + 2], p->bias[c + 3]};
+        int32_t acc[4] = {0, 0, 0, 0};
         packed_dot_mve(window, filter, row_bytes, 4, taps, bits, acc);
         for (r = 0; r < 4; ++r) {
-            conv_s8_finish(p, best, out, phase, c + r, acc[r]);
+            conv_s8_finish(p, best, out, phase, c + r, (*p->bias)[c + r] + (acc[r] >> (8 - bits)));
         }
     }
     if (p->out_c % 4) {
         int32_t acc[4] = {0, 0, 0, 0};
         packed_dot_mve(window, filter, row_bytes, p->out_c % 4, taps, bits, acc);
         for (r = 0; r < p->out_c % 4; ++r) {
-            conv_s8_finish(p, best, out, phase, c + r, p->bias[c + r] + acc[r]);
+            conv_s8_finish(p, best, out, phase, c + r, (*p->bias)[c + r] + (acc[r] >> (8 - bits)));
         }
     }
 }
@@ -130,13 +138,13 @@ CGEN_KERNEL void conv_packed_pixel(const conv_s8_params *p, int bits, const int8
     const int8_t *filter = p->filter;
     int c;
     for (c = 0; c < p->out_c - p->out_c % 2; c += 2, filter += 2 * row_bytes) {
-        int32_t acc0 = p->bias[c], acc1 = p->bias[c + 1];
+        int32_t acc0 = (*p->bias)[c], acc1 = (*p->bias)[c + 1];
         packed_dot_plain(window, filter, filter + row_bytes, taps, bits, &acc0, &acc1);
         conv_s8_finish(p, best, out, phase, c, acc0);
         conv_s8_finish(p, best, out, phase, c + 1, acc1);
     }
     if (p->out_c % 2) {
-        int32_t acc0 = p->bias[c];
+        int32_t acc0 = (*p->bias)[c];
         packed_dot_plain(window, filter, (const int8_t *)0, taps, bits, &acc0, &acc0);
         conv_s8_finish(p, best, out, phase, c, acc0);
     }
@@ -151,6 +159,7 @@ CGEN_KERNEL void conv_packed_pixel(const conv_s8_params *p, int bits, const int8
     }                                                                                                      \
     static NOINLINE void name(const int8_t *input, int8_t *output)                                         \
     {                                                                                                      \
+        CONV_S8_PATCH(params, input, output)                                                               \
         conv_s8_run(&(params), input, output, name##_pixel, (conv_pair_fn)0, (conv_pooled_pair_fn)0, 0);  \
     }
 #endif

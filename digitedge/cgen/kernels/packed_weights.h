@@ -5,8 +5,8 @@
  *   dsp_packed        CGEN_DSP, int8 inputs: 4-byte blocks, byte b field i = tap 4i + b
  *   dsp_packed_pairs  CGEN_DSP, int16 windows: 4-byte blocks, byte b field i = tap 4i + (0 2 1 3)[b]
  *   mve_packed        CGEN_MVE: 16-byte blocks, byte j field i = tap 16i + j
- * On the DSP path field i is masked to the top of each byte, so SXTB16 yields it times 2^(8 - bits):
- * the sums are scaled by that power of two, exactly, and shifted back once per output. */
+ * On the DSP and MVE paths field i is masked to the top of each byte, so it is read as an int8 times
+ * 2^(8 - bits): the sums are scaled by that power of two, exactly, and shifted back once per output. */
 #ifndef DIGITEDGE_PACKED_WEIGHTS_H
 #define DIGITEDGE_PACKED_WEIGHTS_H
 
@@ -32,44 +32,59 @@
 #endif
 #define PACKED_ROW_BYTES(taps, bits) (((taps) + PACKED_BLOCK_TAPS(bits) - 1) / PACKED_BLOCK_TAPS(bits) * PACKED_BLOCK_BYTES)
 
-/* Field `field` of a byte, sign-extended: moved to the top of an int8, shifted back arithmetically. */
-static inline int32_t packed_field(uint8_t byte, int field, int bits)
+/* Field `field` of a packed byte read as int8, sign-extended: moved to the top of a word, shifted back
+ * arithmetically (the top field is one shift of the signed byte). */
+static inline int32_t packed_field(int8_t byte, int field, int bits)
 {
-    return (int32_t)(int8_t)(uint8_t)(byte << (8 - bits * (field + 1))) >> (8 - bits);
+    if (field == PACKED_FIELDS(bits) - 1) {
+        return (int32_t)byte >> (8 - bits);
+    }
+    return (int32_t)((uint32_t)(int32_t)byte << (32 - bits * (field + 1))) >> (32 - bits);
 }
 
-/* The plain layout: one or two rows (row0, row1) against the same taps; each input read once. */
+/* The first `count` fields of one byte of each row (row1: two rows) against x[0..count). */
+CGEN_KERNEL void packed_byte_plain(const int8_t *x, int8_t byte0, int8_t byte1, int rows, int count, int bits,
+                                   int32_t *sum0, int32_t *sum1)
+{
+    int i;
+    PACKED_UNROLL
+    for (i = 0; i < count; ++i) {
+        *sum0 += x[i] * packed_field(byte0, i, bits);
+        if (rows == 2) {
+            *sum1 += x[i] * packed_field(byte1, i, bits);
+        }
+    }
+}
+
+/* The plain layout: one or two rows (row0, row1) against the same taps; each input read once. Whole
+ * bytes, then the last byte's taps. */
 CGEN_KERNEL void packed_dot_plain(const int8_t *x, const int8_t *row0, const int8_t *row1, int taps, int bits,
                                   int32_t *acc0, int32_t *acc1)
 {
-    const int per = PACKED_FIELDS(bits);
+    const int per = PACKED_FIELDS(bits), rows = row1 ? 2 : 1;
     int32_t sum0 = 0, sum1 = 0;
-    int k, i;
-    for (k = 0; k < taps; k += per, x += per) {
-        const uint8_t byte0 = (uint8_t)*row0++;
-        const uint8_t byte1 = row1 ? (uint8_t)*row1++ : 0;
-        PACKED_UNROLL
-        for (i = 0; i < per; ++i) {
-            if (i < taps - k) {   /* the last byte of a row may hold fewer taps */
-                sum0 += x[i] * packed_field(byte0, i, bits);
-                if (row1) {
-                    sum1 += x[i] * packed_field(byte1, i, bits);
-                }
-            }
-        }
+    int k;
+    for (k = 0; k + per <= taps; k += per, x += per) {
+        packed_byte_plain(x, *row0++, rows == 2 ? *row1++ : 0, rows, per, bits, &sum0, &sum1);
+    }
+    if (taps % per) {
+        packed_byte_plain(x, *row0, rows == 2 ? *row1 : 0, rows, taps % per, bits, &sum0, &sum1);
     }
     *acc0 += sum0;
-    if (row1) {
+    if (rows == 2) {
         *acc1 += sum1;
     }
 }
 
-#if CGEN_DSP
+#if CGEN_SIMD32
 /* Field `field` of each byte of w at the byte's top bits, the rest zero. */
 static inline uint32_t packed_top(uint32_t w, int field, int bits)
 {
     return (w << (8 - bits * (field + 1))) & (bits == 4 ? 0xF0F0F0F0u : 0xC0C0C0C0u);
 }
+#endif
+
+#if CGEN_DSP
 
 /* Scaled sum over `groups` groups of four int8 inputs of one dsp_packed block. */
 CGEN_KERNEL int32_t packed_block_dsp(const int8_t *x, uint32_t w, int groups, int bits, int32_t scaled)
@@ -98,50 +113,69 @@ CGEN_KERNEL int32_t packed_dot_dsp(const int8_t *x, const int8_t *row, int taps,
     }
     sum = scaled >> (8 - bits);
     for (tap = 4 * groups; tap < taps % block; ++tap) {
-        sum += x[tap] * packed_field((uint8_t)row[tap % 4], tap / 4, bits);
+        sum += x[tap] * packed_field(row[tap % 4], tap / 4, bits);
     }
     return sum;
 }
 #endif
 
 #if CGEN_MVE
-/* Field `field` of 16 packed bytes as 16 int8 weights (immediate shifts, one branch per layer). */
-CGEN_KERNEL int8x16_t packed_field_mve(int8x16_t v, int field, int bits)
+/* Field `field` of 16 packed bytes at the top of each byte, the rest zero: 16 int8 weights times
+ * 2^(8 - bits) (immediate shifts and a mask, one branch per layer). */
+CGEN_KERNEL int8x16_t packed_top_mve(int8x16_t v, int field, int bits)
 {
     if (bits == 4) {
-        return field == 0 ? vshrq_n_s8(vshlq_n_s8(v, 4), 4) : vshrq_n_s8(v, 4);
+        return field == 0 ? vshlq_n_s8(v, 4) : vandq_s8(v, vdupq_n_s8((int8_t)0xF0));
     }
     switch (field) {
     case 0:
-        return vshrq_n_s8(vshlq_n_s8(v, 6), 6);
+        return vshlq_n_s8(v, 6);
     case 1:
-        return vshrq_n_s8(vshlq_n_s8(v, 4), 6);
+        return vandq_s8(vshlq_n_s8(v, 4), vdupq_n_s8((int8_t)0xC0));
     case 2:
-        return vshrq_n_s8(vshlq_n_s8(v, 2), 6);
+        return vandq_s8(vshlq_n_s8(v, 2), vdupq_n_s8((int8_t)0xC0));
     default:
-        return vshrq_n_s8(v, 6);
+        return vandq_s8(v, vdupq_n_s8((int8_t)0xC0));
     }
 }
 
-/* Up to four mve_packed rows (rows[r] at row + r * row_bytes) against the same taps: one input vector
- * per 16 taps feeds every row; the last block's inputs zero-predicated past the taps. */
+/* One block of up to four mve_packed rows (row + r * row_bytes) against the inputs x of its `taps` taps
+ * (16 * fields for a whole block): each weight vector loads once, each input vector feeds every row; a
+ * last partial vector is zero-predicated past the taps. */
+CGEN_KERNEL void packed_block_mve(const int8_t *x, const int8_t *row, int row_bytes, int rows, int taps, int bits,
+                                  int32_t acc[4])
+{
+    int8x16_t w[4];
+    int i, r;
+    PACKED_UNROLL
+    for (r = 0; r < rows; ++r) {
+        w[r] = vldrbq_s8(row + r * row_bytes);
+    }
+    PACKED_UNROLL
+    for (i = 0; i < PACKED_FIELDS(bits); ++i) {
+        if (16 * i < taps) {
+            const int8x16_t in = taps - 16 * i >= 16 ? vldrbq_s8(x + 16 * i)
+                                                     : vldrbq_z_s8(x + 16 * i, vctp8q((uint32_t)(taps - 16 * i)));
+            PACKED_UNROLL
+            for (r = 0; r < rows; ++r) {
+                acc[r] = vmladavaq_s8(acc[r], in, packed_top_mve(w[r], i, bits));
+            }
+        }
+    }
+}
+
+/* Up to four rows against the same taps, sums scaled by 2^(8 - bits) added to acc[r]: whole blocks,
+ * then the last one's taps. */
 CGEN_KERNEL void packed_dot_mve(const int8_t *x, const int8_t *row, int row_bytes, int rows, int taps, int bits,
                                 int32_t acc[4])
 {
-    const int per = PACKED_FIELDS(bits);
-    int k, i, r;
-    for (k = 0; k < taps; k += 16 * per, row += 16) {
-        PACKED_UNROLL
-        for (i = 0; i < per; ++i) {
-            if (16 * i < taps - k) {
-                const int left = taps - k - 16 * i;
-                const int8x16_t in = left >= 16 ? vldrbq_s8(x + k + 16 * i)
-                                                : vldrbq_z_s8(x + k + 16 * i, vctp8q((uint32_t)left));
-                for (r = 0; r < rows; ++r) {
-                    acc[r] = vmladavaq_s8(acc[r], in, packed_field_mve(vldrbq_s8(row + r * row_bytes), i, bits));
-                }
-            }
-        }
+    const int block = 16 * PACKED_FIELDS(bits);
+    int k;
+    for (k = 0; k + block <= taps; k += block, row += 16) {
+        packed_block_mve(x + k, row, row_bytes, rows, block, bits, acc);
+    }
+    if (taps % block) {
+        packed_block_mve(x + k, row, row_bytes, rows, taps % block, bits, acc);
     }
 }
 #endif
@@ -152,7 +186,7 @@ CGEN_KERNEL int32_t packed_dot(const int8_t *x, const int8_t *row, int taps, int
 #if CGEN_MVE
     int32_t acc[4] = {0, 0, 0, 0};
     packed_dot_mve(x, row, 0, 1, taps, bits, acc);
-    return acc[0];
+    return acc[0] >> (8 - bits);
 #elif CGEN_DSP
     return packed_dot_dsp(x, row, taps, bits);
 #else
