@@ -98,6 +98,6 @@ def next_job(rung_trials: list[list[FrozenTrial]], budgets: list[int], fraction:
 def run_job(studies: list[optuna.Study], job: Job, objective_for_rung, callbacks) -> None:
     """Run one trial of `job` in its rung's study (Optuna pops queued trials before sampling)."""
     study = studies[job.rung]
-    if job.params is not None:
-        study.enqueue_trial(job.params, skip_if_exists=True)
+    if job.params is not None:  # not skip_if_exists: that would also skip a failed attempt's configuration
+        study.enqueue_trial(job.params)
     study.optimize(objective_for_rung(job.rung), n_trials=1, callbacks=callbacks, catch=(), gc_after_trial=True)
