@@ -95,7 +95,7 @@ def fake_search(run_dir, trials, limits=Limits(), **kwargs):
                       objective_factory=fake_objective_factory(kwargs.pop("sleep_s", 0.0)), **kwargs)
 
 
-if __name__ == "__main__":
+def main() -> None:
     url, study, trials, run = sys.argv[1], sys.argv[2], int(sys.argv[3]), Path(sys.argv[4])
     if len(sys.argv) > 5 and sys.argv[5] == "fake":
         fake_search(run, trials, storage_url=url, study_name=study, sleep_s=float(sys.argv[6]),
@@ -104,3 +104,13 @@ if __name__ == "__main__":
     else:
         run_search(run, tiny_base(), tiny_data(), SearchPlan(Limits()), storage_url=url, study_name=study, space=TINY,
                    n_trials=trials)
+
+
+if __name__ == "__main__":
+    from digitedge.errors import DigitedgeError
+
+    try:
+        main()
+    except DigitedgeError as error:  # as the CLI reports it
+        print(f"Error: {error}", file=sys.stderr)
+        sys.exit(1)

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -301,8 +302,8 @@ def _postgres_url() -> str:
     return url
 
 
-def _worker(url, study, trials, run, *extra):
-    env = {**os.environ, "PYTHONPATH": str(HERE.parent)}
+def _worker(url, study, trials, run, *extra, env=None):
+    env = {**os.environ, "PYTHONPATH": str(HERE.parent), **(env or {})}
     return subprocess.Popen([sys.executable, str(HERE / "search_worker.py"), url, study, str(trials), str(run),
                              *extra], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
@@ -359,3 +360,76 @@ def test_sigkilled_worker_trial_is_failed_and_rerun_by_the_other(tmp_path):
             assert (by_number[number].state, by_number[number].params) == (state, params)
     for index in range(3):
         optuna.delete_study(study_name=f"{study}.rung{index}", storage=storage)
+
+
+@pytest.fixture
+def own_postgres():
+    """A throw-away PostgreSQL cluster on 127.0.0.1 this test may stop and start (as .ci/run makes its own)."""
+    import glob
+    import shutil
+    import socket
+
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not found:
+        if os.environ.get("CI") == "true":
+            pytest.fail("PostgreSQL's server binaries are missing: .ci/run installs postgresql")
+        pytest.skip("PostgreSQL's server binaries are not installed (apt-get install -y postgresql)")
+    bin_dir = Path(found[-1]).parent
+    folder = Path(tempfile.mkdtemp(prefix="digitedge-pg-"))  # pytest's root-only folder is closed to postgres
+    as_postgres = ["runuser", "-u", "postgres", "--"] if os.getuid() == 0 else []
+    if as_postgres:
+        shutil.chown(folder, "postgres")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    data = folder / "data"
+    subprocess.run([*as_postgres, bin_dir / "initdb", "-D", data, "-U", "digitedge", "--auth=trust"], check=True,
+                   capture_output=True)
+    options = f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={folder}"
+
+    def pg_ctl(*args):
+        subprocess.run([*as_postgres, bin_dir / "pg_ctl", "-D", data, "-w", *args], check=True, capture_output=True)
+
+    def start():
+        pg_ctl("-l", folder / "server.log", "-o", options, "start")
+
+    def stop():
+        pg_ctl("-m", "fast", "stop")
+
+    start()
+    subprocess.run([*as_postgres, bin_dir / "createdb", "-h", "127.0.0.1", "-p", str(port), "-U", "digitedge",
+                    "search"], check=True, capture_output=True)
+    try:
+        yield f"postgresql://digitedge@127.0.0.1:{port}/search", start, stop
+    finally:
+        subprocess.run([*as_postgres, bin_dir / "pg_ctl", "-D", data, "-m", "immediate", "stop"], capture_output=True)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_postgres_restart_stops_workers_in_one_line_and_the_study_continues(tmp_path, own_postgres):
+    url, start, stop = own_postgres
+    env = {"SEARCH_PATIENCE_S": "10"}
+    workers = [_worker(url, "restart", 1000, tmp_path / name, "fake", "1", env=env) for name in ("a", "b")]
+    storage = open_storage(url)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and len(_all_trials(storage, "restart")) < 4:
+        time.sleep(1)
+    stop()
+    logs = [w.communicate(timeout=120)[0] for w in workers]
+    for worker, log in zip(workers, logs):
+        assert worker.returncode == 1 and "Traceback" not in log, log
+        assert log.strip().splitlines()[-1].startswith(f"Error: --storage {url}: lost the database for 10 s")
+    start()
+    storage = open_storage(url)
+    finished = [t for t in _all_trials(storage, "restart") if t.state.is_finished()]
+    assert len(finished) >= 3
+    again = _worker(url, "restart", len(finished) + 2, tmp_path / "c", "fake", "0")
+    log = again.communicate(timeout=300)[0]
+    assert again.returncode == 0 and f"{len(finished)} finished trial(s) so far" in log, log
+    later = {(t.number, t.state, tuple(t.values or ())) for t in _all_trials(storage, "restart")}
+    assert {(t.number, t.state, tuple(t.values or ())) for t in finished} <= later  # kept as they were
+
+
+def _all_trials(storage, study):
+    names = [s.study_name for s in optuna.study.get_all_study_summaries(storage) if s.study_name.startswith(study)]
+    return [t for name in sorted(names) for t in optuna.load_study(study_name=name, storage=storage).get_trials()]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 import time
 import zlib
 from dataclasses import dataclass
@@ -210,7 +211,7 @@ def run_search(run_dir: Path, base: Config, data: SearchData, plan: SearchPlan, 
                objective_factory=make_objective) -> SearchResult:
     """Run trials (a promotion at the highest rung that has one due, else a new proposal) until the
     rungs hold `n_trials` finished trials together (0: no count limit) or `timeout_s` passes."""
-    optuna.logging.set_verbosity(optuna.logging.WARNING)  # our own line per trial instead
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # our own line per trial (and per lost database) instead
     ladder = plan.ladder or default_ladder(len(data.x_train), len(data.x_val))
     shown = _without_password(storage_url or default_storage(run_dir))
     storage = open_storage(storage_url or default_storage(run_dir), plan.heartbeat)
@@ -244,17 +245,32 @@ def run_search(run_dir: Path, base: Config, data: SearchData, plan: SearchPlan, 
 
     interrupted = False
     started = time.perf_counter()
+    threading.excepthook = _quiet_heartbeat_loss(threading.excepthook, echo)
     try:
         while (not n_trials or _finished(studies) < n_trials) and \
                 (timeout_s is None or time.perf_counter() - started < timeout_s):
             _patiently(step, plan.database_patience_s, shown)
     except KeyboardInterrupt:
         interrupted = True
+    finally:
+        threading.excepthook = threading.__excepthook__
+    if interrupted:
         echo("[search] interrupted: every finished trial is kept in the study; run the same command to continue")
     outputs = _patiently(lambda: write_outputs(Path(run_dir) / "search", studies, list(plan.budgets),
                                                plan.target.flash_label), plan.database_patience_s, shown)
     echo(summary_text(studies, time.perf_counter() - started, outputs))
     return SearchResult(studies, outputs, interrupted)
+
+
+def _quiet_heartbeat_loss(default, echo):
+    """Optuna's heartbeat thread dies when the database goes away; say so in one line instead of a
+    traceback (the trial's own thread retries, then stops with one line)."""
+    def hook(args):
+        lost = _lost_database(args.exc_value)
+        if lost is None:
+            return default(args)
+        echo(f"[search] heartbeat stopped: {str(getattr(lost, 'orig', None) or lost).strip().splitlines()[0]}")
+    return hook
 
 
 def _rung_of(studies: list[optuna.Study], study: optuna.Study) -> int:
@@ -267,18 +283,32 @@ def _finished(studies: list[optuna.Study]) -> int:
 
 def _patiently(action: Callable[[], object], patience_s: float, shown: str):
     """`action()`, tried again while the database is unreachable, for at most `patience_s`; then one line."""
-    import sqlalchemy.exc
-
     deadline = time.monotonic() + patience_s
     while True:
         try:
             return action()
-        except (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError) as exc:
+        except Exception as exc:  # noqa: BLE001 - only a lost database is handled, the rest re-raised
+            lost = _lost_database(exc)
+            if lost is None:
+                raise
             if time.monotonic() >= deadline:
-                reason = str(getattr(exc, "orig", None) or type(exc).__name__).strip().splitlines()[0]
+                reason = str(getattr(lost, "orig", None) or type(lost).__name__).strip().splitlines()[0]
                 raise DigitedgeError(f"--storage {shown}: lost the database for {patience_s:.0f} s ({reason}); "
                                      f"the study is intact: run the same command to continue") from None
             time.sleep(min(5.0, max(0.1, deadline - time.monotonic())))
+
+
+def _lost_database(exc: BaseException | None) -> BaseException | None:
+    """The connection error behind `exc` (Optuna wraps them, and its own clean-up may fail after), or None."""
+    import sqlalchemy.exc
+
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError)):
+            return exc
+        exc = exc.__cause__ or exc.__context__
+    return None
 
 
 def summary_text(studies: list[optuna.Study], seconds: float, outputs: dict[str, Path]) -> str:
