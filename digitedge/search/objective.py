@@ -51,15 +51,27 @@ def set_constraints(trial: optuna.Trial, limits: Limits, budget: Budget) -> None
         trial.set_constraint(name, excess)
 
 
-def deployed_model(config: Config, float_model, data: SearchData):
-    """The proposal's own compression recipe after float training (the top rung only)."""
-    from digitedge.optimize import train_pruned, train_pruned_qat, train_qat
+def _qat(config: Config, float_model, data: SearchData):
+    from digitedge.optimize import train_qat
+
+    return train_qat(float_model, data.x_train, data.y_train, data.x_val, data.y_val, config.optimize, config.seed,
+                     batch_size=config.train.batch_size)[0]
+
+
+def _pruned_qat(config: Config, float_model, data: SearchData):
+    from digitedge.optimize import train_pruned, train_pruned_qat
 
     args = (data.x_train, data.y_train, data.x_val, data.y_val, config.optimize, config.seed)
-    if config.export.variant == "pruned_qat_int8":
-        pruned, _ = train_pruned(float_model, *args, batch_size=config.train.batch_size)
-        return train_pruned_qat(pruned, *args, batch_size=config.train.batch_size)[0]
-    return train_qat(float_model, *args, batch_size=config.train.batch_size)[0]
+    pruned, _ = train_pruned(float_model, *args, batch_size=config.train.batch_size)
+    return train_pruned_qat(pruned, *args, batch_size=config.train.batch_size)[0]
+
+
+RECIPES = {"int8_qat": _qat, "pruned_qat_int8": _pruned_qat}  # export.variant -> its compression after float training
+
+
+def deployed_model(config: Config, float_model, data: SearchData):
+    """The proposal's own compression recipe after float training (the top rung only)."""
+    return RECIPES[config.export.variant](config, float_model, data)
 
 
 def make_objective(space: search_space.SearchSpace, base: Config, data: SearchData, limits: Limits, target,

@@ -67,10 +67,24 @@ def suggest(trial: optuna.Trial, space: SearchSpace) -> dict:
     trial.suggest_float("learning_rate", *space.learning_rate, log=True)
     trial.suggest_int("epochs", *space.epochs)
     trial.suggest_categorical("max_shift_pixels", list(space.max_shift_pixels))
+    suggest_compression(trial, space)
+    return dict(trial.params)
+
+
+def suggest_compression(trial: optuna.Trial, space: SearchSpace) -> None:
+    """The compression knobs (the hook where new ones go: each a parameter here, a line in
+    compression_to_config, a recipe in digitedge.search.objective.RECIPES)."""
     trial.suggest_int("qat_epochs", *space.qat_epochs)
     if trial.suggest_categorical("variant", list(space.variants)) == "pruned_qat_int8":
         trial.suggest_float("sparsity", *space.sparsity, step=0.05)
-    return dict(trial.params)
+
+
+def compression_to_config(params: dict, config: Config) -> None:
+    """Write the compression knobs of `params` into `config` (in place)."""
+    config.optimize.qat_epochs = config.optimize.prune_qat_epochs = params["qat_epochs"]
+    config.export.variant = params["variant"]
+    if params["variant"] == "pruned_qat_int8":
+        config.optimize.target_sparsity = round(params["sparsity"], 4)
 
 
 def to_config(params: dict, base: Config) -> Config:
@@ -89,10 +103,7 @@ def to_config(params: dict, base: Config) -> Config:
     config.train.epochs = params["epochs"]
     config.train.max_shift_pixels = params["max_shift_pixels"]
     config.train.augment = params["max_shift_pixels"] > 0
-    config.optimize.qat_epochs = config.optimize.prune_qat_epochs = params["qat_epochs"]
-    config.export.variant = params["variant"]
-    if params["variant"] == "pruned_qat_int8":
-        config.optimize.target_sparsity = round(params["sparsity"], 4)
+    compression_to_config(params, config)
     return config.validate()
 
 
