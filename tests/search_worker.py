@@ -88,7 +88,8 @@ def fake_objective_factory(sleep_s: float = 0.0):
 
 
 def fake_search(run_dir, trials, limits=Limits(), **kwargs):
-    plan = SearchPlan(limits, FakeTarget(), FAKE_LADDER, kwargs.pop("budgets", ()), kwargs.pop("heartbeat", Heartbeat()),
+    plan = SearchPlan(limits, FakeTarget(), FAKE_LADDER, kwargs.pop("budgets", ()),
+                      kwargs.pop("heartbeat", Heartbeat()),
                       kwargs.pop("database_patience_s", 120.0))
     return run_search(run_dir, tiny_base(), tiny_data(), plan, space=TINY, n_trials=trials,
                       echo=kwargs.pop("echo", lambda line: None),

@@ -2,6 +2,7 @@
 resume mid-rung), flash budgets, the C target's figures against the compiler and QEMU, a tiny real
 search, the bad inputs, and workers sharing one PostgreSQL study (a SIGKILLed worker's trial retried)."""
 
+import dataclasses
 import os
 import signal
 import subprocess
@@ -24,10 +25,10 @@ from digitedge.search.budget import Limits
 from digitedge.search.ladder import Job, next_job, params_key, promoted
 from digitedge.search.outputs import read_front
 from digitedge.search.space import TINY, smallest
-from digitedge.search.study import SearchPlan, _patiently, open_storage, run_search
+from digitedge.search.study import SearchPlan, _patiently, open_storage, open_studies, run_search
 from digitedge.search.targets import parse_budgets
-from search_worker import FAKE_LADDER, fake_accuracy, fake_flash, fake_objective_factory, fake_search, tiny_base, \
-    tiny_data
+from search_worker import (FAKE_LADDER, FakeTarget, fake_accuracy, fake_flash, fake_objective_factory, fake_search,
+                           tiny_base, tiny_data)
 
 HERE = Path(__file__).parent
 POSTGRES_ENV = "DIGITEDGE_TEST_POSTGRES_URL"
@@ -35,8 +36,9 @@ DONE = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
 
 
 def trained(number, accuracy, flash, params=None, state=optuna.trial.TrialState.COMPLETE):
-    trial = optuna.trial.create_trial(state=state, values=[accuracy, flash, 100] if state.is_finished() and
-                                      state != optuna.trial.TrialState.FAIL else None,
+    """A finished trial as a rung holds it (`x` stands for a configuration)."""
+    complete = state == optuna.trial.TrialState.COMPLETE
+    trial = optuna.trial.create_trial(state=state, values=[accuracy, flash, 100] if complete else None,
                                       params=params or {"x": number},
                                       distributions={"x": optuna.distributions.IntDistribution(0, 100)},
                                       user_attrs={"outcome": "trained"}, system_attrs={"constraints": [0.0]})
@@ -63,10 +65,6 @@ def test_next_job_is_the_highest_rung_with_work():
     failed = trained(0, 0, 0, {"x": 5}, state=optuna.trial.TrialState.FAIL)
     assert next_job([rung0, rung1, [failed]], []) == Job(2, {"x": 5})  # a failed attempt is due again
     assert next_job([rung0[:2], [], []], []) == Job(0, None)  # nothing due: a new proposal
-
-
-def _at(frame, rung):
-    return frame[frame["rung"] == rung]
 
 
 def test_fake_ladder_promotes_by_equal_budget_only(tmp_path):
@@ -100,7 +98,7 @@ def test_interrupted_search_resumes_at_the_rung_it_was_on(tmp_path, monkeypatch)
             return objective(trial)
         return wrapped
 
-    plan = SearchPlan(Limits(), ladder=FAKE_LADDER, target=__import__("search_worker").FakeTarget())
+    plan = SearchPlan(Limits(), ladder=FAKE_LADDER, target=FakeTarget())
     first = run_search(tmp_path, tiny_base(), tiny_data(), plan, space=TINY, n_trials=20, echo=lambda line: None,
                        objective_factory=interrupt_at_rung1)
     assert first.interrupted
@@ -187,7 +185,6 @@ def test_over_limit_proposal_is_rejected_before_training(tmp_path, monkeypatch):
     storage = open_storage(f"sqlite:///{tmp_path / 'search' / 'study.db'}")
     plan = SearchPlan(Limits(max_flash=6000), ladder=(ladder.Rung("small", 128, 64, 1),))
     largest = {**smallest(TINY), "width1": 4, "width2": 8, "pools_depth2": "1", "head": "flatten"}
-    from digitedge.search.study import open_studies
     studies = open_studies(storage, "digitedge", TINY, plan.ladder, "tflm", 0)
     studies[0].enqueue_trial(largest)
     started = time.perf_counter()
@@ -232,7 +229,6 @@ def test_c_target_limits_reject_before_training(tmp_path, monkeypatch):
     plan = SearchPlan(Limits(max_instructions=10**9), target=CTarget("m4", cost),
                       ladder=(ladder.Rung("small", 128, 64, 1),))
     storage = open_storage(f"sqlite:///{tmp_path / 'search' / 'study.db'}")
-    from digitedge.search.study import open_studies
     studies = open_studies(storage, "digitedge", TINY, plan.ladder, plan.target.name, 0)
     studies[0].enqueue_trial({**smallest(TINY), "width1": 4, "width2": 8, "pools_depth2": "1", "head": "flatten"})
     plan = SearchPlan(Limits(max_flash=4000), target=plan.target, ladder=plan.ladder)
@@ -267,8 +263,8 @@ def test_cli_search_errors_are_one_line(tmp_path):
 
 def test_study_with_another_space_is_refused_and_kept(tmp_path):
     fake_search(tmp_path, trials=1)
-    other = __import__("dataclasses").replace(TINY, epochs=(1, 3))
-    plan = SearchPlan(Limits(), target=__import__("search_worker").FakeTarget(), ladder=FAKE_LADDER)
+    other = dataclasses.replace(TINY, epochs=(1, 3))
+    plan = SearchPlan(Limits(), target=FakeTarget(), ladder=FAKE_LADDER)
     with pytest.raises(DigitedgeError, match="another search space"):
         run_search(tmp_path, tiny_base(), tiny_data(), plan, space=other, n_trials=2, echo=lambda line: None)
     storage = open_storage(f"sqlite:///{tmp_path / 'search' / 'study.db'}")

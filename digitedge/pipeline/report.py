@@ -75,7 +75,7 @@ def search_section(run: RunDir) -> list:
                         "The front: no other trial within the limits is more accurate with less flash and RAM.")]
     if run.path("search", "pareto.png").is_file():
         blocks.append(FigureBlock("search_pareto.png", run.path("search", "pareto.png").read_bytes(),
-                                  "int8 validation accuracy against flash; colour: TFLite Micro arena; front marked."))
+                                  "int8 validation accuracy against flash; colour: RAM; front marked."))
     header, rows, right = frame_cells(front)
     return blocks + [Table(header, rows, right)]
 

@@ -100,6 +100,7 @@ def make_objective(space: search_space.SearchSpace, base: Config, data: SearchDa
             raise optuna.TrialPruned(str(exc)) from None
         config.budget.flash_bytes = limits.max_flash or config.budget.flash_bytes  # best.toml names its board
         config.budget.ram_bytes = limits.max_ram or config.budget.ram_bytes
+        target.name_in(config)
         trial.set_user_attr("config", _plain(config))
         make_deterministic(config.seed)
         budget = target.measure(*untrained_tflite(config.model, data.x_train))

@@ -18,9 +18,9 @@ import pandas as pd
 from digitedge.config import from_dict, to_toml
 from digitedge.search.space import short
 
-TRIAL_COLUMNS = ["rung", "number", "state", "outcome", "val_accuracy", "flash_bytes", "ram_bytes", "instructions",
-                 "macs", "parameters", "measured_on", "float_val_accuracy", "seconds", "proposal", "reason", "worker",
-                 "started", "finished"]
+TRIAL_COLUMNS = ["rung", "rung_name", "number", "state", "outcome", "val_accuracy", "flash_bytes", "ram_bytes",
+                 "instructions", "macs", "parameters", "measured_on", "float_val_accuracy", "seconds", "proposal",
+                 "reason", "worker", "started", "finished"]
 FIGURES = ("flash_bytes", "ram_bytes", "instructions", "macs", "parameters", "measured_on", "float_val_accuracy",
            "seconds")
 
@@ -32,7 +32,8 @@ def trials_frame(rung_trials: list[list[optuna.trial.FrozenTrial]]) -> pd.DataFr
         for trial in trials:
             attrs = trial.user_attrs
             trained = attrs.get("outcome") == "trained" and trial.values is not None
-            row = {"rung": rung, "number": trial.number, "state": trial.state.name, "outcome": attrs.get("outcome", ""),
+            row = {"rung": rung, "rung_name": attrs.get("rung", ""), "number": trial.number,
+                   "state": trial.state.name, "outcome": attrs.get("outcome", ""),
                    "val_accuracy": trial.values[0] if trained else np.nan,
                    **{key: attrs.get(key, np.nan) for key in FIGURES},
                    "proposal": short(trial.params) if "variant" in trial.params else "",
@@ -57,14 +58,15 @@ def best_within(front: list[optuna.trial.FrozenTrial], max_flash: float) -> optu
     return next((t for t in front if t.values[1] <= max_flash), None)
 
 
-def front_plot_png(trials: pd.DataFrame, front_numbers: list[int], flash_lines: list[int], target_label: str) -> bytes:
+def front_plot_png(trials: pd.DataFrame, top_rung: int, front_numbers: list[int], flash_lines: list[int],
+                   target_label: str) -> bytes:
     """Validation accuracy against flash for the top rung's trained trials, RAM as colour, front marked."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    top = trials[trials["rung"] == trials["rung"].max()] if len(trials) else trials
+    top = trials[trials["rung"] == top_rung]
     trained = top[top["outcome"] == "trained"]
     front = trained[trained["number"].isin(front_numbers)]
     figure, axes = plt.subplots(figsize=(7, 4.5))
@@ -106,10 +108,10 @@ def write_outputs(folder: Path, studies: list[optuna.Study], budgets: list[int],
     frame = trials_frame(rung_trials)
     front = front_trials(studies[-1])
     numbers = [t.number for t in front]
-    top = frame[frame["rung"] == len(studies) - 1] if len(frame) else frame
-    pareto = top.set_index("number").loc[numbers].reset_index() if numbers else top.iloc[0:0]
-    files = {"trials.csv": frame.to_csv(index=False).encode(), "pareto.csv": pareto[frame.columns].to_csv(index=False).encode(),
-             "pareto.png": front_plot_png(frame, numbers, budgets, target_label)}
+    top = frame[frame["rung"] == len(studies) - 1]
+    pareto = top.set_index("number").loc[numbers].reset_index()[frame.columns]
+    files = {"trials.csv": frame.to_csv(index=False).encode(), "pareto.csv": pareto.to_csv(index=False).encode(),
+             "pareto.png": front_plot_png(frame, len(studies) - 1, numbers, budgets, target_label)}
     if front:
         files["best.toml"] = best_toml(front[0].user_attrs["config"]).encode()
     for budget in budgets:

@@ -74,7 +74,8 @@ def open_storage(url: str, heartbeat: Heartbeat = Heartbeat()) -> optuna.storage
         raise DigitedgeError(f"--storage {shown}: {str(exc).splitlines()[0]}") from None
 
 
-def _create_storage(url: str, engine_kwargs: dict, heartbeat: Heartbeat, attempts: int = 5) -> optuna.storages.RDBStorage:
+def _create_storage(url: str, engine_kwargs: dict, heartbeat: Heartbeat,
+                    attempts: int = 5) -> optuna.storages.RDBStorage:
     """RDBStorage creates its tables on first use; workers starting together on an empty database race
     to create them and all but one hit a duplicate: those wait and connect to the tables the winner made."""
     import sqlalchemy.exc
@@ -215,7 +216,8 @@ def run_search(run_dir: Path, base: Config, data: SearchData, plan: SearchPlan, 
     ladder = plan.ladder or default_ladder(len(data.x_train), len(data.x_val))
     shown = _without_password(storage_url or default_storage(run_dir))
     storage = open_storage(storage_url or default_storage(run_dir), plan.heartbeat)
-    check_reachable(space, base, data, plan.limits, plan.target)  # before the studies exist: a hopeless search creates nothing
+    # before the studies exist: a hopeless search creates nothing
+    check_reachable(space, base, data, plan.limits, plan.target)
     worker = f"{socket.gethostname()}:{os.getpid()}"
     # one worker on the run's own SQLite file samples reproducibly from the config's seed; workers sharing
     # a server each draw their own proposals (with one seed they would all propose the same first ones)

@@ -48,6 +48,10 @@ class TflmTarget:
                       labels: np.ndarray) -> Budget:
         return self.measure(tflite_bytes, parameters)
 
+    def name_in(self, config) -> None:
+        """Write the target into a trial's full-run config (best.toml says what its budget means)."""
+        config.budget.target = "tflm"
+
 
 @dataclass(frozen=True)
 class CTarget:
@@ -73,7 +77,12 @@ class CTarget:
 
         result = run_on_qemu(tflite_bytes, images_uint8, labels, board=self.board)
         return Budget(result.model_flash_bytes, result.ram_bytes, _macs(tflite_bytes), parameters,
-                      int(round(result.instructions_per_inference)), "qemu")
+                      int(round(result.instructions_per_inference)),
+                      f"qemu ({result.bit_exact}/{result.images} outputs equal to TFLM's)")
+
+    def name_in(self, config) -> None:
+        """Write the target into a trial's full-run config (best.toml says what its budget means)."""
+        config.budget.target, config.board.boards = "c", self.board
 
 
 def require_c_tools() -> None:
