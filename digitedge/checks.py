@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from digitedge.convert import FULL_INTEGER, PRUNED, VARIANTS
+from digitedge.convert import FULL_INTEGER, LOW_BIT, PRUNED, VARIANTS
 from digitedge.errors import DigitedgeError
 from digitedge.tflite_model import TfliteModel, read_tflite
 
@@ -32,6 +32,7 @@ class WeightInfo:
     per_channel: bool  # one scale per output channel
     zeros: int
     count: int
+    bits: int  # bits a weight needs: the dtype's, or 2 for an int4 filter whose values all lie in [-2, 1]
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ class VariantCheck:
         values["operators"] = list(self.operators)
         values["weight_sparsity"] = round(self.weight_sparsity, 6)
         values["weight_dtypes"] = sorted({w.dtype for w in self.weights})
+        values["weight_bits"] = [w.bits for w in self.weights]
         values["per_channel"] = all(w.per_channel for w in self.weights)
         values["weights"] = [{**asdict(w), "shape": list(w.shape)} for w in self.weights]
         return values
@@ -121,8 +123,11 @@ def _weights(model: TfliteModel, op_index: int) -> WeightInfo:
         raise DigitedgeError(f"{op.name} (operator {op_index}) has no constant weights in the file")
     out_axis = 3 if op.name == "DEPTHWISE_CONV_2D" else 0
     per_channel = len(tensor.scales) > 1 and len(tensor.scales) == tensor.shape[out_axis]
+    bits = {"float32": 32, "float16": 16, "int8": 8, "int4": 4}.get(tensor.dtype, 0)
+    if tensor.dtype == "int4" and tensor.buffer.min() >= -2 and tensor.buffer.max() <= 1:
+        bits = 2
     return WeightInfo(op.name, tensor.dtype, tensor.shape, per_channel,
-                      int(np.count_nonzero(tensor.buffer == 0)), int(tensor.buffer.size))
+                      int(np.count_nonzero(tensor.buffer == 0)), int(tensor.buffer.size), bits)
 
 
 def _require_float_io(name: str, model: TfliteModel) -> None:
@@ -131,10 +136,14 @@ def _require_float_io(name: str, model: TfliteModel) -> None:
 
 
 def _require_full_integer(name: str, model: TfliteModel, weights: tuple[WeightInfo, ...]) -> None:
-    """int8 weights, int8 input and output, and no float tensor or float (de)quantization anywhere."""
+    """int8 weights (int4 allowed in low-bit variants, which must have some), int8 input and output,
+    and no float tensor or float (de)quantization anywhere."""
+    allowed = ("int8", "int4") if name in LOW_BIT else ("int8",)
     for w in weights:
-        if w.dtype != "int8":
+        if w.dtype not in allowed:
             raise DigitedgeError(f"{name}: operator {w.operator} has {w.dtype} weights")
+    if name in LOW_BIT and not any(w.dtype == "int4" for w in weights):
+        raise DigitedgeError(f"{name}: no operator has int4 weights (the converter kept every layer at 8 bits)")
     if model.input.dtype != "int8" or model.output.dtype != "int8":
         raise DigitedgeError(f"{name}: input/output are {model.input.dtype}/{model.output.dtype}, expected int8")
     for op in model.operators:

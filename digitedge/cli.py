@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from digitedge.config import TECHNIQUES
 from digitedge.errors import DigitedgeError
 
 DEFAULT_RUN = "runs/default"
@@ -92,17 +93,19 @@ def train(epochs, batch_size, seed, arch, train_subset, config_file, run_dir, da
 
 @cli.command()
 @run_option
-@click.option("--technique", "techniques", multiple=True, type=click.Choice(["qat", "prune", "prune_qat"]),
-              help="Technique to run (repeatable); default: all three.")
+@click.option("--technique", "techniques", multiple=True, type=click.Choice(list(TECHNIQUES)),
+              help="Technique to run (repeatable); default: all of them.")
 @click.option("--sparsity", type=float, default=None, help="Target sparsity for pruning, in (0, 1).")
 @click.option("--epochs", type=click.IntRange(min=1), default=None, help="Fine-tuning epochs for every technique.")
 @force_option
 def optimize(run_dir, techniques, sparsity, epochs, force) -> None:
-    """Quantization-aware training, pruning, and sparsity-preserving QAT of the float model."""
+    """Quantization-aware training (8-bit, 4-bit, per-layer bits), pruning, sparsity-preserving QAT, and
+    structured pruning with 4-bit QAT of the float model."""
     from digitedge.pipeline import run_stage
 
     overrides = {"optimize.techniques": list(techniques) or None, "optimize.target_sparsity": sparsity,
-                 "optimize.qat_epochs": epochs, "optimize.prune_epochs": epochs, "optimize.prune_qat_epochs": epochs}
+                 "optimize.qat_epochs": epochs, "optimize.prune_epochs": epochs, "optimize.prune_qat_epochs": epochs,
+                 "optimize.low_bit_epochs": epochs}
     run_stage(_context_from_run(run_dir, overrides, force), "optimize")
 
 
@@ -380,7 +383,7 @@ def run_all(quick, epochs, seed, arch, seed_run, board_names, config_file, run_d
 
 
 QUICK = {"train.epochs": 1, "train.train_subset": 5000, "optimize.qat_epochs": 1, "optimize.prune_epochs": 1,
-         "optimize.prune_qat_epochs": 1, "export.representative_samples": 100, "benchmark.runs": 50,
+         "optimize.prune_qat_epochs": 1, "optimize.low_bit_epochs": 1, "export.representative_samples": 100, "benchmark.runs": 50,
          "benchmark.warmup": 5, "benchmark.eval_limit": 1000, "board.images": 100}
 
 

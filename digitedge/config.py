@@ -16,7 +16,9 @@ from digitedge.errors import DigitedgeError
 
 ARCHS = ("compact", "seed")
 HEADS = ("flatten", "gap")
-TECHNIQUES = ("qat", "prune", "prune_qat")
+TECHNIQUES = ("qat", "prune", "prune_qat", "int4_qat", "mixed_qat", "pruned_int4_qat")
+WEIGHT_BITS = (8, 4, 2)  # what optimize.layer_bits may hold (2-bit weights are stored as INT4 in [-1, 1])
+PRUNE_STRUCTURES = ("block", "2:4", "unstructured")  # of the pruned_int4_qat model
 
 
 @dataclass
@@ -67,6 +69,15 @@ class OptimizeConfig:
     target_sparsity: float = 0.75
     learning_rate: float = 1e-4
     prune_learning_rate: float = 5e-4
+    low_bit_epochs: int = 2  # 4-bit and mixed-precision QAT (and the QAT of the structured-pruned model)
+    low_bit_learning_rate: float = 1e-4
+    # bits of each conv/dense layer's weights in the mixed_qat model, in model order (8, 4 or 2);
+    # empty: the first layer 8-bit, the last 2-bit, the others 4-bit (BitNetMCU's finding)
+    layer_bits: list[int] = field(default_factory=list)
+    # pruned_int4_qat's zeros: whole prune_block blocks (the generated C skips them), 2 of every 4 input channels,
+    # or anywhere (then it starts from the unstructured pruned model)
+    prune_structure: str = "block"
+    prune_block: list[int] = field(default_factory=lambda: [4, 2])  # "block": filter taps x output channels
 
 
 @dataclass
@@ -145,8 +156,20 @@ class Config:
              f"optimize.target_sparsity must be in (0, 1), got {self.optimize.target_sparsity}"),
             (all(t in TECHNIQUES for t in self.optimize.techniques),
              f"optimize.techniques must be among {', '.join(TECHNIQUES)}"),
-            (min(self.optimize.qat_epochs, self.optimize.prune_epochs, self.optimize.prune_qat_epochs) >= 1,
-             "optimize.qat_epochs, prune_epochs and prune_qat_epochs must be at least 1"),
+            (min(self.optimize.qat_epochs, self.optimize.prune_epochs, self.optimize.prune_qat_epochs,
+                 self.optimize.low_bit_epochs) >= 1,
+             "optimize.qat_epochs, prune_epochs, prune_qat_epochs and low_bit_epochs must be at least 1"),
+            (self.optimize.low_bit_learning_rate > 0, "optimize.low_bit_learning_rate must be positive"),
+            (all(bits in WEIGHT_BITS for bits in self.optimize.layer_bits),
+             f"optimize.layer_bits {self.optimize.layer_bits}: each entry must be one of "
+             f"{', '.join(map(str, WEIGHT_BITS))}"),
+            (self.optimize.prune_structure in PRUNE_STRUCTURES,
+             f"optimize.prune_structure must be one of {', '.join(PRUNE_STRUCTURES)}, "
+             f"got {self.optimize.prune_structure!r}"),
+            (len(self.optimize.prune_block) == 2 and min(self.optimize.prune_block) >= 1
+             and self.optimize.prune_block != [1, 1],
+             f"optimize.prune_block {self.optimize.prune_block} is not a block shape: two positive "
+             "integers (filter taps, output channels), not [1, 1]"),
             (self.export.representative_samples >= 1,
              f"export.representative_samples must be at least 1, got {self.export.representative_samples}"),
             (0 <= self.export.arena_margin <= 1, "export.arena_margin must be in [0, 1]"),

@@ -5,6 +5,10 @@ Variants (fixed names), each from one source model:
   int8_qat                                   <- the QAT model
   pruned_float32, pruned_int8                <- the pruned model
   pruned_qat_int8                            <- the pruning-preserving QAT model
+  int4_qat, mixed_qat                        <- the 4-bit and the per-layer-bits QAT models
+  pruned_int4_qat                            <- the structured-pruned 4-bit QAT model
+Low-bit variants are full-integer too: their 4- and 2-bit weights are stored as packed INT4
+(the converter's experimental low-bit QAT path), activations stay int8.
 Full-integer variants take and return int8 (what a microcontroller wants). float16 and
 dynamic_range run on LiteRT only: TFLite Micro has no float16 DEQUANTIZE and no hybrid
 (int8-weight, float-activation) kernels. Pruned variants
@@ -31,10 +35,12 @@ from digitedge.errors import DigitedgeError
 SOURCES = {  # variant -> the model it is converted from (keys of convert_all's `models`)
     "float32": "float", "float16": "float", "dynamic_range": "float", "int8_ptq": "float",
     "int8_qat": "qat", "pruned_float32": "pruned", "pruned_int8": "pruned", "pruned_qat_int8": "pruned_qat",
+    "int4_qat": "int4_qat", "mixed_qat": "mixed_qat", "pruned_int4_qat": "pruned_int4_qat",
 }
 VARIANTS = tuple(SOURCES)
-FULL_INTEGER = ("int8_ptq", "int8_qat", "pruned_int8", "pruned_qat_int8")
-PRUNED = ("pruned_float32", "pruned_int8", "pruned_qat_int8")
+LOW_BIT = ("int4_qat", "mixed_qat", "pruned_int4_qat")  # 4- and 2-bit weights stored as packed INT4
+FULL_INTEGER = ("int8_ptq", "int8_qat", "pruned_int8", "pruned_qat_int8", *LOW_BIT)
+PRUNED = ("pruned_float32", "pruned_int8", "pruned_qat_int8", "pruned_int4_qat")
 
 
 @dataclass(frozen=True)
@@ -79,6 +85,9 @@ def convert_variant(name: str, model: keras.Model, representative: np.ndarray | 
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         converter.inference_input_type = tf.int8
         converter.inference_output_type = tf.int8
+        if name in LOW_BIT:  # keep the QAT model's 4- and 2-bit weights as packed INT4 instead of int8
+            converter._experimental_low_bit_qat = True
+            converter._experimental_reduce_type_precision = True
     return bytes(converter.convert())
 
 

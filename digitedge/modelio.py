@@ -19,6 +19,7 @@ import tf_keras as keras
 
 from digitedge.errors import DigitedgeError
 from digitedge.model import INPUT_SHAPE
+from digitedge.optimize.lowbit import n_bit_objects
 from digitedge.rundir import atomic_path
 
 SUFFIXES = (".keras", ".h5")
@@ -56,7 +57,7 @@ def load_keras_model(path: str | Path) -> keras.Model:
                              f"{' or '.join(SUFFIXES)} file")
     _check_container(path)
     try:
-        with tfmot.quantization.keras.quantize_scope(_prune_preserve_objects()):
+        with tfmot.quantization.keras.quantize_scope({**_prune_preserve_objects(), **n_bit_objects()}):
             model = keras.models.load_model(path, compile=False)
     except Exception as exc:  # Keras raises anything from ValueError to OSError on a bad file
         lines = str(exc).strip().splitlines()

@@ -13,7 +13,7 @@ import numpy as np
 
 from digitedge.errors import DigitedgeError
 
-_DTYPES = {0: "float32", 1: "float16", 2: "int32", 3: "uint8", 4: "int64", 9: "int8", 7: "int16"}
+_DTYPES = {0: "float32", 1: "float16", 2: "int32", 3: "uint8", 4: "int64", 9: "int8", 7: "int16", 17: "int4"}
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,8 @@ class TensorInfo:
     scales: tuple[float, ...]  # empty when not quantized; one per channel when per-channel
     zero_points: tuple[int, ...]
     quantized_dimension: int
-    buffer: np.ndarray | None  # constant data (weights), None for activations
+    buffer: np.ndarray | None  # constant data (weights), None for activations; int4 unpacked to int8 values
+    bits: int = 0  # bits per stored element of an integer tensor (4 for int4), 0 otherwise
 
 
 @dataclass(frozen=True)
@@ -121,8 +122,36 @@ def _tensor_info(model, tensor) -> TensorInfo:
     axis = int(quant.quantizedDimension) if quant is not None else 0
     raw = model.buffers[tensor.buffer].data if tensor.buffer < len(model.buffers) else None
     buffer = None
-    if raw is not None and len(raw) and dtype in ("float32", "float16", "int32", "int8", "uint8", "int64", "int16"):
+    if raw is not None and len(raw) and dtype == "int4":
+        buffer = unpack_int4(np.asarray(raw, dtype=np.uint8), int(np.prod(shape)) if shape else 2 * len(raw))
+        if shape:
+            buffer = buffer.reshape(shape)
+    elif raw is not None and len(raw) and dtype in ("float32", "float16", "int32", "int8", "uint8", "int64", "int16"):
         buffer = np.frombuffer(np.asarray(raw, dtype=np.uint8).tobytes(), dtype=dtype)
         if shape and buffer.size == int(np.prod(shape)):
             buffer = buffer.reshape(shape)
-    return TensorInfo(name, dtype, shape, scales, zeros, axis, buffer)
+    bits = 4 if dtype == "int4" else 8 * np.dtype(dtype).itemsize if dtype in _INTEGER else 0
+    return TensorInfo(name, dtype, shape, scales, zeros, axis, buffer, bits)
+
+
+_INTEGER = ("int8", "uint8", "int16", "int32", "int64")
+
+
+def unpack_int4(packed: np.ndarray, count: int) -> np.ndarray:
+    """TFLite's INT4 buffer (two's-complement nibbles, two per byte, low nibble first) as `count` int8 values."""
+    packed = np.asarray(packed, dtype=np.uint8)
+    if 2 * packed.size < count:
+        raise DigitedgeError(f"an int4 tensor of {count} values has only {packed.size} bytes")
+    low = (packed << 4).view(np.int8) >> 4
+    high = packed.view(np.int8) >> 4
+    return np.stack([low, high], axis=1).reshape(-1)[:count].astype(np.int8)
+
+
+def pack_int4(values: np.ndarray) -> np.ndarray:
+    """The inverse of unpack_int4: int8 values in [-8, 7] as TFLite's packed INT4 bytes (uint8)."""
+    values = np.asarray(values, dtype=np.int8).reshape(-1)
+    if values.size and (values.min() < -8 or values.max() > 7):
+        raise DigitedgeError("int4 values must lie in [-8, 7]")
+    nibbles = np.zeros(values.size + values.size % 2, dtype=np.uint8)
+    nibbles[:values.size] = values.view(np.uint8) & 0x0F
+    return (nibbles[0::2] | (nibbles[1::2] << 4)).astype(np.uint8)

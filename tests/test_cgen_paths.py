@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from digitedge.cgen import generate_c_sources, run_on_host, tflm_outputs
-from digitedge.cgen.csource import planned_graph
+from digitedge.cgen.lower import lower, planned_graph
 from digitedge.cgen.layers import ConvPool, fuse_pools, parse_model
 from digitedge.cgen.plan import ALIGNMENT
 from digitedge.cgen.sparse import decode, encode, sparse_if_smaller
@@ -82,16 +82,25 @@ def test_every_case_matches_tflite_micro_on_the_core(board_name, tmp_path):
     assert not failing, f"{board_name}: output bytes differing from TFLite Micro per case: {failing}"
 
 
-def test_the_cases_exercise_fusion_and_both_weight_forms():
-    sources = {name: generate_c_sources(_case(name)[0])["digitedge_model.c"] for name in CASES}
-    assert "_mask[" in sources["sparse_conv_zero_channel_fused"] and "_mask[" in sources["sparse_fully_connected"]
-    assert "_mask[" not in sources["sparse_would_be_larger_conv"]
-    assert "_mask[" not in sources["conv_odd_channels_input_zp_min"]
-    patched = sorted(name for name, source in sources.items() if "_patch_filter[" in source)
+def test_the_cases_exercise_fusion_and_every_weight_layout():
+    layouts = {name: {array.layout for layer in lower(_case(name)[0]).layers for array in layer.arrays}
+               for name in CASES}
+    assert "sparse_bitmask" in layouts["sparse_conv_zero_channel_fused"]
+    assert "sparse_bitmask" in layouts["sparse_fully_connected"]
+    assert "sparse_bitmask" not in layouts["sparse_would_be_larger_conv"]
+    assert layouts["conv_odd_channels_input_zp_min"] == {"dense", "dsp_reordered", None}
+    patched = sorted(name for name, found in layouts.items() if "mve_patch" in found)
     assert patched == ["pool1x2_fused_one_channel_12_byte_patch", "pool2x2_fused_one_channel_patch_relu"]
     fused = [name for name in CASES if any(isinstance(layer, ConvPool)
                                            for layer in fuse_pools(parse_model(_case(name)[0])).layers)]
     assert sorted(fused) == sorted(name for name in CASES if "fused" in name)
+
+
+def test_the_sources_hold_the_model_and_only_the_kernels_it_uses():
+    sources = generate_c_sources(_case("sparse_fully_connected")[0])
+    assert set(sources) == {"digitedge_model.h", "digitedge_model.c", "fully_connected_sparse_s8.h",
+                            "fully_connected_s8.h", "masked_dot_s8.h", "dot_s8.h", "requantize.h", "cgen.h"}
+    assert "for (" not in sources["digitedge_model.c"].split("_infer(")[0]  # no loop outside the kernels
 
 
 def test_sparse_form_round_trips_and_keeps_an_all_zero_channel():

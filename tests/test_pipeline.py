@@ -14,7 +14,7 @@ from digitedge.rundir import RunDir
 pytestmark = pytest.mark.mnist
 
 VARIANTS = ["float32", "float16", "dynamic_range", "int8_ptq", "int8_qat",
-            "pruned_float32", "pruned_int8", "pruned_qat_int8"]
+            "pruned_float32", "pruned_int8", "pruned_qat_int8", "int4_qat", "mixed_qat", "pruned_int4_qat"]
 
 
 def digitedge(*args, cwd):
@@ -70,8 +70,14 @@ def test_every_variant_is_converted_checked_and_reported(quick_run):
     for name in ("int8_ptq", "int8_qat", "pruned_int8", "pruned_qat_int8"):
         assert convert[name]["full_integer"] and convert[name]["input_dtype"] == "int8"
         assert convert[name]["input_scale"] > 0
-    for name in ("pruned_float32", "pruned_int8", "pruned_qat_int8"):
+    for name in ("pruned_float32", "pruned_int8", "pruned_qat_int8", "pruned_int4_qat"):
         assert convert[name]["weight_sparsity"] >= 0.74
+    assert convert["int4_qat"]["weight_bits"] == [4, 4, 4, 4]
+    assert convert["mixed_qat"]["weight_bits"] == [8, 4, 4, 2]  # the default: first 8-bit, last 2-bit
+    micro = manifest["stages"]["micro"]
+    for name in ("int4_qat", "mixed_qat", "pruned_int4_qat"):  # low-bit variants are measured like int8 ones
+        assert convert[name]["full_integer"] and "int4" in convert[name]["weight_dtypes"]
+        assert micro[name]["tflm_images"] > 0 and micro[name]["arena"]["minimum_bytes"] > 0
     summary = pd.read_csv(run / "report" / "summary.csv")
     assert set(VARIANTS) | {"keras_float", "mobile_uint8", "mobile_float16"} <= set(summary["variant"])
     html = (run / "report" / "report.html").read_text()
@@ -84,7 +90,8 @@ def test_micro_stage_exports_a_header_that_matches_the_model(quick_run):
     assert micro["int8_qat"]["tflm"]["runs"] and not micro["dynamic_range"]["tflm"]["runs"]
     assert micro["parity"]["reference"]["same_prediction"] >= 0.99
     deployed = micro["deployed"]  # export.variant = auto: the smallest full-integer variant within tolerance
-    assert deployed in ("int8_ptq", "int8_qat", "pruned_int8", "pruned_qat_int8") and micro["parity"]["variant"] == deployed
+    assert deployed in ("int8_ptq", "int8_qat", "pruned_int8", "pruned_qat_int8", "int4_qat", "mixed_qat",
+                        "pruned_int4_qat") and micro["parity"]["variant"] == deployed
     header = (run / "micro" / "model_data.h").read_text()
     assert "kTensorArenaSize" in header and "g_digitedge_model_len" in header
     for name in ("model_data.h", "model_data.cc", "model_ops.h", "sample_digits.h"):  # each names the TFLM accuracy

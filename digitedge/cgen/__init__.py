@@ -1,7 +1,7 @@
 """Standalone C inference generated from an int8 .tflite, bit-exact with TFLite Micro (MVE, DSP or
 plain C kernels picked by the compiler), and its bare-metal self-test on emulated Cortex-M cores."""
 
-from digitedge.cgen.csource import generate_c_sources
+from digitedge.cgen.emit import generate_c_sources
 from digitedge.cgen.export import export_c
 from digitedge.cgen.host import run_on_host
 from digitedge.cgen.layers import SUPPORTED_OPS

@@ -19,9 +19,10 @@ import pandas as pd
 from digitedge.cgen.boards import Board
 from digitedge.cgen.oracle import quantize_images, tflm_outputs
 from digitedge.cgen.qemu import require_tools, run_on_qemu
+from digitedge.convert import FULL_INTEGER
 from digitedge.rundir import write_text_files
 
-INT8_VARIANTS = ("int8_ptq", "int8_qat", "pruned_int8", "pruned_qat_int8")
+INT8_VARIANTS = FULL_INTEGER  # int8 activations and I/O; weights int8, or packed INT4 in the low-bit variants
 TABLE_CSV, TABLE_JSON, TABLE_MARKDOWN = "board.csv", "board.json", "board.md"
 COLUMNS = ("variant", "board", "core", "machine", "images", "bit_exact", "accuracy", "flash_bytes",
            "model_flash_bytes", "ram_bytes", "model_ram_bytes", "stack_used_bytes", "macs",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from digitedge.cgen.csource import generate_c_sources
+from digitedge.cgen.emit import generate_c_sources
 from digitedge.rundir import write_text_files
 
 

@@ -11,7 +11,7 @@ import struct
 
 import numpy as np
 
-from digitedge.cgen.csource import generate_c_sources
+from digitedge.cgen.emit import generate_c_sources
 from digitedge.errors import DigitedgeError
 
 FIRMWARE_NAME = "digitedge"  # digitedge/firmware/baremetal/main.c calls digitedge_infer()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from digitedge.cgen.csource import generate_c_sources
+from digitedge.cgen.emit import generate_c_sources
 from digitedge.errors import DigitedgeError
 
 HOST_CFLAGS = ("-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic")

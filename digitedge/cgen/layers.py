@@ -1,4 +1,6 @@
 """The int8 model as a list of layers the C generator can emit, with TFLM's derived parameters.
+Conv and dense filters may be INT4 (activations stay int8): their values are read unpacked, with
+the bits the generated C packs them in.
 
 Reading the flatbuffer here (not while emitting C) means an unsupported operator or a model that
 is not full-integer int8 is refused with one DigitedgeError before anything is generated or written.
@@ -48,6 +50,7 @@ class Conv:
     depth_multiplier: int
     input_offset: int
     requant: Requant
+    weight_bits: int = 8  # 8, or packed: 4 (an INT4 filter), 2 (an INT4 filter whose values fit 2 bits)
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,7 @@ class FullyConnected:
     filter_offset: int  # applied only by TFLM's per-tensor kernel
     per_channel: bool
     requant: Requant
+    weight_bits: int = 8  # as Conv.weight_bits
 
 
 @dataclass(frozen=True)
@@ -208,6 +212,20 @@ def _constant(tensor: TensorInfo, dtype: str, where: str, what: str) -> np.ndarr
     return np.asarray(tensor.buffer).reshape(tensor.shape)
 
 
+def _filter(tensor: TensorInfo, where: str) -> tuple[np.ndarray, int]:
+    """The filter's int8 values and the bits the generated C stores each in: 8 for an int8 filter; for
+    an INT4 filter 4, or 2 when every value lies in the two's-complement 2-bit range [-2, 1] (TFLite
+    has no 2-bit type: a 2-bit layer is an INT4 tensor whose values fit 2 bits, decided by range)."""
+    if tensor.dtype == "int4":
+        values = _constant(tensor, "int4", where, "filter")
+        two_bit = values.size and values.min() >= TWO_BIT_RANGE[0] and values.max() <= TWO_BIT_RANGE[1]
+        return values.astype(np.int8), 2 if two_bit else 4
+    return _constant(tensor, "int8", where, "filter"), 8
+
+
+TWO_BIT_RANGE = (-2, 1)
+
+
 def _bias(op, tensors, where: str, channels: int) -> np.ndarray | None:
     if len(op.inputs) < 3 or op.inputs[2] < 0:
         return None
@@ -240,7 +258,7 @@ def _spatial(options, in_hw, filter_hw, out_hw, dilation, where: str):
 def _conv(op, options, tensors, where: str) -> Conv:
     source, weights, result = tensors[op.inputs[0]], tensors[op.inputs[1]], tensors[op.outputs[0]]
     in_shape, out_shape = _hwc(source, where), _hwc(result, where)
-    filter_values = _constant(weights, "int8", where, "filter")
+    filter_values, bits = _filter(weights, where)
     depthwise = op.name == "DEPTHWISE_CONV_2D"
     out_channels = out_shape[2]
     if depthwise:
@@ -264,7 +282,7 @@ def _conv(op, options, tensors, where: str) -> Conv:
     return Conv(op.name, op.inputs[0], op.outputs[0], in_shape, out_shape, filter_values,
                 _bias(op, tensors, where, out_channels), stride, dilation, padding, padding_name,
                 q.ACTIVATIONS[activation], depth_multiplier, -_zero_point(source),
-                Requant(tuple(multipliers), tuple(shifts), _zero_point(result), act_min, act_max))
+                Requant(tuple(multipliers), tuple(shifts), _zero_point(result), act_min, act_max), bits)
 
 
 def _pool(op, options, tensors, where: str) -> Pool:
@@ -282,7 +300,7 @@ def _pool(op, options, tensors, where: str) -> Pool:
 
 def _fully_connected(op, options, tensors, where: str) -> FullyConnected:
     source, weights, result = tensors[op.inputs[0]], tensors[op.inputs[1]], tensors[op.outputs[0]]
-    filter_values = _constant(weights, "int8", where, "filter")
+    filter_values, bits = _filter(weights, where)
     if filter_values.ndim != 2:
         raise DigitedgeError(f"{where}: expected a 2-D filter, got shape {filter_values.shape}")
     units, depth = (int(d) for d in filter_values.shape)
@@ -303,7 +321,7 @@ def _fully_connected(op, options, tensors, where: str) -> FullyConnected:
     return FullyConnected(op.name, op.inputs[0], op.outputs[0], depth, units, filter_values,
                           _bias(op, tensors, where, units), q.ACTIVATIONS[activation], -_zero_point(source),
                           0 if per_channel else -_zero_point(weights), per_channel,
-                          Requant(tuple(multipliers), tuple(shifts), _zero_point(result), act_min, act_max))
+                          Requant(tuple(multipliers), tuple(shifts), _zero_point(result), act_min, act_max), bits)
 
 
 def _reshape(op, options, tensors, where: str) -> Reshape:

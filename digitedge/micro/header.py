@@ -15,6 +15,7 @@ from typing import Sequence
 import numpy as np
 
 import digitedge
+from digitedge.cgen.ctext import c_values
 from digitedge.errors import DigitedgeError
 from digitedge.micro.arena import ALIGNMENT
 from digitedge.micro.resolver import resolver_methods
@@ -180,9 +181,7 @@ static const char* const kClassLabels[kNumClasses] = {{{labels}}};
 
 
 def _model_data_cc(about, tflite_bytes: bytes) -> str:
-    rows = [", ".join(f"0x{byte:02x}" for byte in tflite_bytes[i:i + BYTES_PER_LINE])
-            for i in range(0, len(tflite_bytes), BYTES_PER_LINE)]
-    body = ",\n".join(f"    {row}" for row in rows)
+    body = c_values(np.frombuffer(bytes(tflite_bytes), dtype=np.uint8), BYTES_PER_LINE, spec="#04x")
     return f"""{_comment(about, "model_data.cc: the .tflite file byte for byte (C++).")}
 #include "model_data.h"
 
@@ -226,14 +225,9 @@ def _sample_digits_h(about, input_tensor: TensorInfo, quantized: np.ndarray, lab
                      tflm_outputs: np.ndarray) -> str:
     row_length = int(input_tensor.shape[-2] * input_tensor.shape[-1]) if len(input_tensor.shape) >= 3 else quantized[0].size
     flat = quantized.reshape(len(quantized), -1)
-
-    def rows(values: np.ndarray, per_line: int) -> str:
-        return ",\n".join("     " + ", ".join(f"{int(v):4d}" for v in values[i:i + per_line])
-                          for i in range(0, len(values), per_line))
-
-    images = ",\n".join(f"    {{  // sample {i}: digit {labels[i]}\n{rows(flat[i], row_length)}}}"
+    images = ",\n".join(f"    {{  // sample {i}: digit {labels[i]}\n{c_values(flat[i], row_length, indent='     ', spec='4d')}}}"
                         for i in range(len(flat)))
-    outputs = ",\n".join(f"    {{{', '.join(str(int(v)) for v in row)}}}" for row in tflm_outputs.reshape(len(flat), -1))
+    outputs = ",\n".join(f"    {{{c_values(row, row.size, indent='')}}}" for row in tflm_outputs.reshape(len(flat), -1))
     return f"""{_comment(about, "sample_digits.h: test images for an on-board self-test (C and C++).")}
 // Quantized with the model input's scale {_c_float(input_tensor.scales[0])} and zero point {input_tensor.zero_points[0]}.
 #ifndef DIGITEDGE_SAMPLE_DIGITS_H_

@@ -55,6 +55,7 @@ def run_pipeline(context: Context) -> Path:
     context.run.check_writable()
     context.seed_model()  # a bad seed run fails now, not after training
     check_budgets(context)
+    optimize.check_plan(context.config)  # a bad layer_bits or block shape fails now, not after training
     for number, stage in enumerate(STAGES, start=1):
         context.echo(f"== stage {number}/{len(STAGES)}: {stage.name}")
         run_stage(context, stage.name)

@@ -26,8 +26,8 @@ def run_convert(context: Context) -> None:
     check_images = normalize(context.data.x_test[:100])
     with context.recording("convert") as facts:
         converted = convert_all(models, representative, check_images)
-        checks = {name: check_variant(name, variant.tflite_bytes,
-                                      config.optimize.target_sparsity if variant.source.startswith("pruned") else None)
+        optimized = context.stage_facts("optimize")
+        checks = {name: check_variant(name, variant.tflite_bytes, expected_sparsity(variant.source, config, optimized))
                   for name, variant in converted.items()}  # every variant checked before any is written
         for name, variant in converted.items():
             write_bytes(run.path("tflite", f"{name}.tflite"), variant.tflite_bytes)
@@ -35,8 +35,18 @@ def run_convert(context: Context) -> None:
                            "unstripped_bytes": variant.unstripped_size,
                            "strings_bytes_saved": variant.strings_bytes_saved}
             facts[name].pop("weights")
+            bits = "/".join(map(str, facts[name]["weight_bits"]))
             context.echo(f"[convert] {name:16s} {len(variant.tflite_bytes):>9,} bytes "
-                         f"(-{variant.strings_bytes_saved:,} stripped), sparsity {checks[name].weight_sparsity:.1%}")
+                         f"(-{variant.strings_bytes_saved:,} stripped), sparsity {checks[name].weight_sparsity:.1%}, "
+                         f"weight bits per layer {bits}")
+
+
+def expected_sparsity(source: str, config, optimized: dict) -> float | None:
+    """The share of zeros a variant from `source` must keep: the pruning target, or for the structured-pruned
+    low-bit model (2:4 fixes its own share) what the optimize stage measured in it."""
+    if source == "pruned_int4_qat" and config.optimize.prune_structure != "unstructured":
+        return optimized[source]["kernel_sparsity"]
+    return config.optimize.target_sparsity if source.startswith("pruned") else None
 
 
 def tflite_variants(run: RunDir) -> dict[str, bytes]:
@@ -54,7 +64,8 @@ def file_columns(tflite_bytes: bytes) -> dict:
 
 def _summary(run: RunDir) -> pd.DataFrame:
     recorded = run.read_manifest()["stages"]["convert"]
-    rows = {name: {**file_columns(data), "sparsity": recorded[name]["weight_sparsity"]}
+    rows = {name: {**file_columns(data), "sparsity": recorded[name]["weight_sparsity"],
+                   "weight_bits": "/".join(str(bits) for bits in recorded[name].get("weight_bits", []))}
             for name, data in tflite_variants(run).items()}
     return pd.DataFrame.from_dict(rows, orient="index")
 

@@ -16,7 +16,7 @@ from digitedge.errors import DigitedgeError
 from digitedge.evaluate import Misclassified
 from digitedge.report import plots
 from digitedge.report.render import Block, Bullets, FigureBlock, Heading, Paragraph, Table, html_page, markdown
-from digitedge.report.tables import (BASELINES, MISSING, frame_cells, kilobytes, ordered_summary, pareto_front,
+from digitedge.report.tables import (BASELINES, MISSING, frame_cells, has_packed_weights, kilobytes, ordered_summary, pareto_front,
                                      percent, points, summary_cells)
 from digitedge.report.targets import TargetRecommendation, budget_misses, recommend_targets
 from digitedge.rundir import write_bytes, write_text
@@ -95,7 +95,11 @@ def _variants_section(frame: pd.DataFrame, test_images: int | None, int8_variant
                   "speed: above ×1.00 is faster). Latency is batch 1 on the host CPU with LiteRT"
                   + ("; 'TFLM host µs' is TensorFlow Lite Micro's reference kernels on the same host"
                      if "tflm_latency_median_us" in frame.columns else "") + ". "
-                  f"'{MISSING}' means not applicable or not measured."),
+                  f"'{MISSING}' means not applicable or not measured."
+                  + (" Weights of 4 and 2 bits are stored as packed INT4; their 'TFLM arena' includes the int8 "
+                     "scratch buffer TFLite Micro's reference kernels unpack each INT4 filter into."
+                     if "weight_bits" in frame.columns and frame["weight_bits"].map(has_packed_weights).any()
+                     else "")),
         *_seed_comparison(frame, int8_variant),
     ]
 
@@ -111,6 +115,20 @@ def _size_section(frame: pd.DataFrame, microcontroller: str | None, tolerance_pp
         Paragraph("On the Pareto front (no other variant is both smaller and more accurate), smallest first: "
                   + (", ".join(f"`{name}`" for name in front) if front else MISSING) + "."),
     ]
+
+
+def _flash_section(frame: pd.DataFrame) -> list[Block]:
+    png = plots.accuracy_vs_flash(frame)
+    if png is None:
+        return []
+    return [Heading("Accuracy against flash, per microcontroller target"),
+            FigureBlock("accuracy_vs_flash.png", png,
+                        "Test accuracy on TensorFlow Lite Micro against flash: the .tflite file for TFLite Micro, "
+                        "the generated C's code + weights (linker map) on the emulated board (bit-exact with TFLite "
+                        "Micro, so the accuracy is the C's). Crosses: BitNetMCU's published MNIST results "
+                        "(cpldcpu/BitNetMCU, mcu/readme.md and docs/documentation_cnn.md), drawn at their published kB: their "
+                        "bytes are raw weight bits only, on 16x16 inputs, with no code or file format, so they "
+                        "are references, not like-for-like points.")]
 
 
 def _latency_section(frame: pd.DataFrame, highlighted: str | None, note: str | None) -> list[Block]:
@@ -211,6 +229,7 @@ def write_report(summary: pd.DataFrame, out_dir: str | Path, *, facts: RunFacts,
         *_deploy_section(recommendations),
         *_variants_section(frame, test_images, int8_variant),
         *_size_section(frame, microcontroller, tolerance_pp),
+        *_flash_section(frame),
         *_latency_section(frame, microcontroller, latency_note),
         *(sections or []),
         *_training_section(metrics),

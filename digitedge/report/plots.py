@@ -34,6 +34,45 @@ def _png(figure: Figure) -> bytes:
     return palette.getvalue()
 
 
+# BitNetMCU's published MNIST points (cpldcpu/BitNetMCU: mcu/readme.md, docs/documentation_cnn.md): accuracy (%)
+# at kilobytes of raw weight bits, on 16x16 inputs, with no code or file format counted
+BITNETMCU_POINTS = ((11.0, 99.55), (9.3, 99.44), (7.3, 99.28))
+
+
+def accuracy_vs_flash(summary: pd.DataFrame) -> bytes | None:
+    """TFLite Micro accuracy against flash per target: the .tflite for TFLite Micro, code + weights for the
+    generated C on the board; BitNetMCU's published points drawn as labelled references. None without TFLM figures."""
+    if "tflm_accuracy" not in summary.columns or summary["tflm_accuracy"].notna().sum() == 0:
+        return None
+    panels = [("size_bytes", "TensorFlow Lite Micro: .tflite bytes")]
+    if "c_flash_bytes" in summary.columns and summary["c_flash_bytes"].notna().any():
+        board = summary["c_board"].dropna().iloc[0] if "c_board" in summary.columns else "the board"
+        panels.append(("c_flash_bytes", f"generated C on {board}: flash (code + weights)"))
+    figure = Figure(figsize=(5.2 * len(panels) + 1.8, 4.2))
+    axes = figure.subplots(1, len(panels), sharey=True, squeeze=False)[0]
+    measured = summary[summary["tflm_accuracy"].notna()]
+    for ax, (column, title) in zip(axes, panels):
+        rows = measured[measured[column].notna()]
+        for position, name in enumerate(rows.index):
+            ax.scatter(float(rows.at[name, column]) / 1024, 100 * float(rows.at[name, "tflm_accuracy"]), s=50,
+                       marker="osD^vP*Xhp<>"[position % 12], color=f"C{position % 10}", label=name, zorder=3)
+        for index, (kilobytes, accuracy) in enumerate(BITNETMCU_POINTS):
+            ax.scatter(kilobytes, accuracy, s=60, marker="x", color="k", zorder=3,
+                       label="BitNetMCU (published, raw weights, 16x16 inputs)")
+            ax.annotate(f"{accuracy:.2f}% @ {kilobytes:g} kB", (kilobytes, accuracy), textcoords="offset points",
+                        xytext=(4, 5 if index % 2 else -11), fontsize=7)  # alternate sides: neighbours don't overlap
+        ax.set_xlabel("KB")
+        ax.set_title(title, fontsize=10)
+        ax.grid(True, alpha=0.3)
+    axes[0].set_ylabel("test accuracy on TensorFlow Lite Micro, %")
+    handles, labels = axes[-1].get_legend_handles_labels()
+    unique = dict(zip(labels, handles))
+    figure.legend(unique.values(), unique.keys(), loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8,
+                  frameon=False)
+    figure.tight_layout()
+    return _png(figure)
+
+
 def accuracy_vs_size(summary: pd.DataFrame, recommended: str | None, tolerance_pp: float) -> bytes:
     """Accuracy against .tflite size and gzip size (log x), Pareto front joined, float band shaded."""
     has_gzip = summary["gzip_bytes"].notna().any()

@@ -17,7 +17,8 @@ from digitedge.seed_baseline import SEED_FLOAT
 
 MISSING = "—"
 VARIANT_ORDER = ["keras_float", "float32", "float16", "dynamic_range", "int8_ptq", "int8_qat",
-                 "pruned_float32", "pruned_int8", "pruned_qat_int8", SEED_FLOAT]
+                 "pruned_float32", "pruned_int8", "pruned_qat_int8", "int4_qat", "mixed_qat", "pruned_int4_qat",
+                 SEED_FLOAT]
 BASELINES = (SEED_FLOAT,)  # other models shown for comparison: never recommended
 FRACTION_COLUMNS = ("accuracy", "agreement", "sparsity")  # stored in [0, 1], shown as percentages
 
@@ -77,6 +78,11 @@ class Column:
     numeric: bool = True  # right-aligned
 
 
+def has_packed_weights(weight_bits) -> bool:
+    """Whether a summary's weight_bits ("8/4/4/2") has a layer stored as packed INT4 (4- or 2-bit)."""
+    return not is_missing(weight_bits) and any(bits in ("4", "2") for bits in str(weight_bits).split("/"))
+
+
 SUMMARY_COLUMNS = [
     Column("accuracy", "Accuracy", percent),
     Column("delta_pp", "Δ vs float (points)", points),
@@ -96,6 +102,8 @@ SUMMARY_COLUMNS = [
 SUMMARY_KEYS = [column.key for column in SUMMARY_COLUMNS]
 # Shown after the summary columns only when the summary has them.
 OPTIONAL_COLUMNS = [
+    Column("weight_bits", "Weight bits per layer", lambda value: MISSING if is_missing(value) or value == ""
+           else str(value), numeric=False),
     Column("tflm_accuracy", "TFLM accuracy", percent),
     Column("tflm_latency_median_us", "TFLM host µs", microseconds),
     Column("budget_misses", "Fits the board", lambda value: "yes" if value == "" else MISSING if is_missing(value)

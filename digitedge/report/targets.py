@@ -2,8 +2,8 @@
 
 - Microcontroller, TFLite Micro: the smallest full-integer variant within tolerance of float by its
   accuracy measured on TFLM itself, that fits the board budget (flash = .tflite, RAM = arena).
-- Microcontroller, generated C: what that variant costs as generated C on the emulated board, when
-  the run measured it.
+- Microcontroller, generated C: the smallest variant by its generated C's flash on the emulated board
+  (bit-exact with TFLM, so TFLM's accuracy is its accuracy), within tolerance, that fits the budget.
 - Mobile / desktop CPU (LiteRT): the fastest and the smallest variant within tolerance.
 Baselines (the seed model) are shown in tables but never recommended.
 """
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from digitedge.report.tables import BASELINES, is_missing, kilobytes, microseconds, percent, points
+from digitedge.report.tables import BASELINES, has_packed_weights, is_missing, kilobytes, microseconds, percent, points
 from digitedge.targets import Budget, qualifying, smallest
 
 TFLM_TARGET = "Microcontroller, TensorFlow Lite Micro"
@@ -86,6 +86,9 @@ def microcontroller_tflm(frame: pd.DataFrame, tolerance_pp: float, budget: Budge
                + f": flash {kilobytes(row['size_bytes'])} (.tflite), {arena}, accuracy on TFLite Micro "
                f"{percent(row['tflm_accuracy'])} against {percent(float_accuracy)} for float "
                f"({points(row['tflm_delta_pp'])} points)."]
+    if has_packed_weights(row.get("weight_bits")):
+        reasons.append("Its arena includes the int8 scratch buffer into which TFLite Micro's reference kernels unpack "
+                       "each packed INT4 filter before use (flash shrinks, the arena grows by the largest filter).")
     if deployed == chosen:
         reasons.append("`digitedge export --int8` deploys it by default (export.variant = auto picks it by this rule).")
     elif deployed:
@@ -100,25 +103,42 @@ def microcontroller_tflm(frame: pd.DataFrame, tolerance_pp: float, budget: Budge
     return TargetRecommendation(TFLM_TARGET, chosen, reasons)
 
 
-def microcontroller_c(frame: pd.DataFrame, variant: str | None) -> TargetRecommendation:
-    """What the microcontroller variant costs as generated C, from the board stage's columns when present."""
-    columns = ("c_flash_bytes", "c_ram_bytes", "c_instructions_per_inference")
-    if variant is None or not set(columns) <= set(frame.columns) or frame.loc[variant, list(columns)].isna().any():
+def microcontroller_c(frame: pd.DataFrame, tolerance_pp: float, budget: Budget | None) -> TargetRecommendation:
+    """The smallest variant as generated C (flash on the board) within tolerance of float on TFLite Micro,
+    bit-exact with it on every image the board ran (so TFLM's accuracy is the C's), that fits the budget
+    (flash = code + weights, RAM = buffers + stack)."""
+    columns = ("c_flash_bytes", "c_ram_bytes", "c_instructions_per_inference", "c_bit_exact")
+    rows = _tflm_candidates(frame)
+    if set(columns) <= set(rows.columns):
+        rows = rows[rows[list(columns)].notna().all(axis=1)]
+    if not set(columns) <= set(rows.columns) or rows.empty:
         return TargetRecommendation(C_TARGET, None, [
             "`digitedge firmware run --qemu` builds the generated C with real test digits, runs it on an emulated "
             "Cortex-M and reports its flash, RAM and instructions per inference."], verdict="not measured in this run")
-    row = frame.loc[variant]
+    exact = rows[rows["c_bit_exact"].astype(float) >= 1]
+    chosen = smallest(qualifying(exact, delta_column="tflm_delta_pp", tolerance_pp=tolerance_pp, budget=budget,
+                                 flash_column="c_flash_bytes", ram_column="c_ram_bytes"),
+                      size_column="c_flash_bytes", accuracy_column="tflm_delta_pp")
+    if chosen is None:
+        inexact = [name for name in rows.index if name not in exact.index]
+        return TargetRecommendation(C_TARGET, None, [
+            f"No variant's generated C is within {tolerance_pp:.2f} points of float on TFLite Micro, bit-exact with it"
+            + (" and inside the board budget" if budget and (budget.flash_bytes or budget.ram_bytes) else "") + "."
+            + (f" Not bit-exact: {', '.join(inexact)}." if inexact else "")])
+    row = rows.loc[chosen]
     board = row.get("c_board") if "c_board" in frame.columns and not is_missing(row.get("c_board")) else "the emulated board"
-    reasons = [f"`{variant}` as dependency-free C on {board}: flash {kilobytes(row['c_flash_bytes'])} (code + weights), "
-               f"RAM {kilobytes(row['c_ram_bytes'])} (buffers + measured stack), "
+    reasons = [f"The smallest generated C within {tolerance_pp:.2f} points of float"
+               + (" that fits the board budget" if budget and (budget.flash_bytes or budget.ram_bytes) else "")
+               + f": `{chosen}` as dependency-free C on {board}, flash {kilobytes(row['c_flash_bytes'])} (code + "
+               f"weights), RAM {kilobytes(row['c_ram_bytes'])} (buffers + measured stack), "
                f"{float(row['c_instructions_per_inference']):,.0f} instructions per inference (QEMU counts "
-               "instructions, not cycles)."]
-    if "c_bit_exact" in frame.columns and not is_missing(row.get("c_bit_exact")):
-        reasons.append(f"Bit-exact with TensorFlow Lite Micro on {percent(row['c_bit_exact'])} of the images run.")
+               f"instructions, not cycles); accuracy {percent(row['tflm_accuracy'])} on TFLite Micro "
+               f"({points(row['tflm_delta_pp'])} points)."]
+    reasons.append(f"Bit-exact with TensorFlow Lite Micro on {percent(row['c_bit_exact'])} of the images run.")
     if not is_missing(row.get("tflm_arena_bytes")) and float(row["c_ram_bytes"]) < float(row["tflm_arena_bytes"]):
         reasons.append(f"That is {float(row['tflm_arena_bytes']) / float(row['c_ram_bytes']):.1f}× less RAM than "
-                       f"TFLite Micro's arena ({kilobytes(row['tflm_arena_bytes'])}).")
-    return TargetRecommendation(C_TARGET, variant, reasons)
+                       f"TFLite Micro's arena for the same file ({kilobytes(row['tflm_arena_bytes'])}).")
+    return TargetRecommendation(C_TARGET, chosen, reasons)
 
 
 def litert(frame: pd.DataFrame, tolerance_pp: float) -> list[TargetRecommendation]:
@@ -154,4 +174,4 @@ def recommend_targets(frame: pd.DataFrame, tolerance_pp: float = 0.1, budget: Bu
                       deployed: str | None = None) -> list[TargetRecommendation]:
     """Every target's recommendation, microcontroller first (the tool's first target)."""
     tflm = microcontroller_tflm(frame, tolerance_pp, budget, deployed)
-    return [tflm, microcontroller_c(frame, tflm.variant or deployed), *litert(frame, tolerance_pp)]
+    return [tflm, microcontroller_c(frame, tolerance_pp, budget), *litert(frame, tolerance_pp)]

@@ -9,6 +9,7 @@ c     the generated C on one Cortex-M board: flash = the model's code + weights 
 
 from __future__ import annotations
 
+import re
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -65,10 +66,8 @@ class CTarget:
         return f"c-{self.board}"
 
     def measure(self, tflite_bytes: bytes, parameters: int) -> Budget:
-        from digitedge.cgen.csource import arena_bytes
-
-        return Budget(compiled_model_flash(tflite_bytes, self.board), arena_bytes(tflite_bytes) +
-                      self.cost_model.stack_bytes, _macs(tflite_bytes), parameters,
+        flash, arena = compiled_model(tflite_bytes, self.board)
+        return Budget(flash, arena + self.cost_model.stack_bytes, _macs(tflite_bytes), parameters,
                       self.cost_model.estimate(tflite_bytes), "arm-none-eabi-gcc + cost model")
 
     def measure_final(self, tflite_bytes: bytes, parameters: int, images_uint8: np.ndarray,
@@ -94,18 +93,21 @@ def require_c_tools() -> None:
         raise DigitedgeError(f"--target c needs {', '.join(missing)}; install with: {install_hint()}")
 
 
-def compiled_model_flash(tflite_bytes: bytes, board_name: str) -> int:
-    """Bytes of code, constants and initialized data in the generated model's object file, compiled
-    for `board_name` by the bare-metal Makefile (its flags, the board's CPU flags)."""
+def compiled_model(tflite_bytes: bytes, board_name: str) -> tuple[int, int]:
+    """(flash, arena) of the generated model compiled for `board_name` by the bare-metal Makefile (its
+    flags, the board's CPU flags): bytes of code, constants and initialized data in its object file,
+    and the header's `DIGITEDGE_ARENA_BYTES`."""
+    from digitedge.cgen import generate_c_sources
     from digitedge.cgen.boards import board
-    from digitedge.cgen.csource import generate_c_sources
     from digitedge.cgen.qemu import FIRMWARE_DIR
 
     target = board(board_name)
+    sources = generate_c_sources(tflite_bytes, name="digitedge")
+    arena = int(re.search(r"^#define DIGITEDGE_ARENA_BYTES (\d+)", sources["digitedge_model.h"], re.M).group(1))
     with tempfile.TemporaryDirectory(prefix="digitedge-search-") as scratch:
         generated, build = Path(scratch) / "generated", Path(scratch) / "build"
         generated.mkdir()
-        for filename, text in generate_c_sources(tflite_bytes, name="digitedge").items():
+        for filename, text in sources.items():
             (generated / filename).write_text(text)
         made = subprocess.run(["make", "-s", "-f", str(Path(FIRMWARE_DIR) / "Makefile"), f"GEN_DIR={generated}",
                                f"BUILD_DIR={build}", *target.make_variables(), str(build / "digitedge_model.o")],
@@ -114,8 +116,9 @@ def compiled_model_flash(tflite_bytes: bytes, board_name: str) -> int:
             raise RuntimeError(f"generated C does not compile for {board_name}:\n{made.stderr[-3000:]}")
         sizes = subprocess.run(["arm-none-eabi-size", "-A", str(build / "digitedge_model.o")], capture_output=True,
                                text=True, check=True).stdout
-    return sum(int(parts[1]) for parts in (line.split() for line in sizes.splitlines())
-               if len(parts) >= 2 and parts[0].startswith((".text", ".rodata", ".data")) and parts[1].isdigit())
+    flash = sum(int(parts[1]) for parts in (line.split() for line in sizes.splitlines())
+                if len(parts) >= 2 and parts[0].startswith((".text", ".rodata", ".data")) and parts[1].isdigit())
+    return flash, arena
 
 
 def parse_budgets(text: str) -> tuple[int, ...]:

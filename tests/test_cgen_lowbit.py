@@ -1,0 +1,112 @@
+"""Packed 4- and 2-bit weights in the generated C against TFLite Micro, on every path.
+
+Each case is a single-operator model of test_cgen_fixtures whose conv / dense filter became a TFLite
+INT4 tensor (lowbit_fixtures): 4-bit values with both extremes -8 and 7, or 2-bit values ([-2, 1])
+that the generator packs four per byte. Shapes cover odd tap counts (a nibble or crumb alone at the
+end of a row), tails of the DSP and MVE blocks, and channel counts that are not multiples of 2, 4 or 16.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pytest
+
+from digitedge.cgen import run_on_host, tflm_outputs
+from digitedge.cgen.layers import parse_model
+from digitedge.cgen.lower import lower
+from digitedge.tflite_model import pack_int4, read_tflite, unpack_int4
+from arm_toolchain import needs_arm_toolchain
+from cgen_cross import run_cases_on_board
+from lowbit_fixtures import low_bit
+from test_cgen_fixtures import conv_model, fully_connected_model, random_inputs
+
+CASES = {
+    # 27 taps (odd: the last byte of each row holds one nibble), 5 channels, input zero point -128
+    "s4_conv_27_taps_5ch": lambda: low_bit(conv_model(41, in_shape=(7, 8, 3), filters=5, input_zero_point=-128), 4, 1),
+    # 45 taps: a DSP block tail of one group of four plus one tap; 7 channels; SAME, stride 2, RELU6
+    "s4_conv_same_stride2_45_taps_7ch_relu6": lambda: low_bit(conv_model(42, in_shape=(6, 7, 5), filters=7,
+                                                                         padding="SAME", stride=(2, 2),
+                                                                         activation="RELU6"), 4, 2),
+    "s4_conv_1x1_17_taps_per_tensor": lambda: low_bit(conv_model(43, in_shape=(5, 5, 17), filters=3, kernel=(1, 1),
+                                                                 per_channel=False), 4, 3),
+    # fused pools: 144 taps (whole blocks), and a one-channel 9-tap conv like the first layer of the CNN
+    "s4_conv_pool2x2_144_taps_6ch": lambda: low_bit(conv_model(44, in_shape=(8, 8, 16), filters=6, activation="RELU",
+                                                               pool=dict(window=(2, 2))), 4, 4),
+    "s4_conv_pool2x2_one_channel_10ch": lambda: low_bit(conv_model(45, in_shape=(9, 10, 1), filters=10,
+                                                                   pool=dict(window=(2, 2))), 4, 5),
+    "s4_conv_pool3x3_same_odd_edges_9ch": lambda: low_bit(conv_model(46, in_shape=(7, 7, 3), filters=9,
+                                                                     padding="SAME", pool=dict(window=(3, 3),
+                                                                                               padding="SAME")), 4, 6),
+    "s2_conv_27_taps_5ch": lambda: low_bit(conv_model(47, in_shape=(7, 8, 3), filters=5), 2, 7),
+    # 35 taps: three crumbs in the last byte; 45 taps: one; 144: whole 16-tap DSP blocks
+    "s2_conv_1x5_35_taps_3ch": lambda: low_bit(conv_model(48, in_shape=(6, 9, 7), filters=3, kernel=(1, 5)), 2, 8),
+    "s2_conv_same_45_taps_7ch_relu": lambda: low_bit(conv_model(49, in_shape=(6, 7, 5), filters=7, padding="SAME",
+                                                                activation="RELU"), 2, 9),
+    "s2_conv_pool2x2_144_taps_6ch": lambda: low_bit(conv_model(50, in_shape=(8, 8, 16), filters=6,
+                                                               pool=dict(window=(2, 2))), 2, 10),
+    # TFLite Micro's FULLY_CONNECTED takes INT4 filters per-tensor only
+    "s4_fully_connected_72_deep_7_units": lambda: low_bit(fully_connected_model(51), 4, 11),
+    "s4_fully_connected_21_deep_9_units": lambda: low_bit(fully_connected_model(52, in_shape=(1, 21), units=9), 4, 12),
+    "s4_fully_connected_37_deep_17_units_softmax": lambda: low_bit(fully_connected_model(
+        53, in_shape=(1, 37), units=17, softmax_beta=1.0), 4, 13),
+    "s2_fully_connected_63_deep_7_units": lambda: low_bit(fully_connected_model(54, in_shape=(1, 3, 3, 7)), 2, 14),
+    "s2_fully_connected_50_deep_11_units_relu": lambda: low_bit(fully_connected_model(
+        55, in_shape=(1, 50), units=11, activation="RELU"), 2, 15),
+}
+
+
+@functools.lru_cache(maxsize=None)
+def _case(name: str) -> tuple[bytes, np.ndarray, np.ndarray]:
+    tflite_bytes = CASES[name]()
+    model_inputs = random_inputs(tflite_bytes, 24, seed=3)
+    return tflite_bytes, model_inputs, tflm_outputs(tflite_bytes, model_inputs)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_plain_path_on_the_host_matches_tflite_micro(name):
+    tflite_bytes, model_inputs, expected = _case(name)
+    assert len(np.unique(expected)) > 4, "degenerate test model: outputs barely vary"
+    differing = np.flatnonzero(np.any(run_on_host(tflite_bytes, model_inputs) != expected, axis=1))
+    assert differing.size == 0, f"{name}: {differing.size} of {len(expected)} outputs differ"
+
+
+@needs_arm_toolchain
+@pytest.mark.parametrize("board_name", ["m0", "m3", "m4", "m7", "m33", "m55"])
+def test_every_case_matches_tflite_micro_on_the_core(board_name, tmp_path):
+    names = sorted(CASES)
+    models, inputs, expected = zip(*(_case(name) for name in names))
+    mismatches = run_cases_on_board(board_name, list(models), list(inputs), list(expected), tmp_path)
+    failing = {name: count for name, count in zip(names, mismatches) if count}
+    assert not failing, f"{board_name}: output bytes differing from TFLite Micro per case: {failing}"
+
+
+def test_each_case_is_packed_at_its_bits_with_both_extremes():
+    for name in CASES:
+        layer = next(layer for layer in parse_model(_case(name)[0]).layers if hasattr(layer, "weight_bits"))
+        bits = int(name[1])
+        assert layer.weight_bits == bits, name
+        assert (layer.filter.min(), layer.filter.max()) == (-(1 << (bits - 1)), (1 << (bits - 1)) - 1), name
+        lowered = next(each for each in lower(_case(name)[0]).layers if each.arrays)
+        assert lowered.kernel.endswith(f"_s{bits}"), name
+        plain = next(array for array in lowered.arrays if array.layout == "packed")
+        rows = layer.filter.reshape(layer.filter.shape[0], -1)
+        assert plain.values.size == rows.shape[0] * -(-rows.shape[1] * bits // 8), name
+
+
+def test_int4_bytes_unpack_low_nibble_first_in_twos_complement():
+    assert unpack_int4(np.array([0x78, 0x0F, 0x81], np.uint8), 5).tolist() == [-8, 7, -1, 0, 1]
+    values = np.random.default_rng(0).integers(-8, 8, 41).astype(np.int8)
+    assert np.array_equal(unpack_int4(pack_int4(values), 41), values)
+
+
+def test_read_tflite_gives_int4_filters_their_element_shape():
+    model = read_tflite(_case("s4_conv_27_taps_5ch")[0])
+    weights = next(tensor for tensor in model.tensors if tensor.dtype == "int4")
+    assert (weights.bits, weights.shape, weights.buffer.shape) == (4, (5, 3, 3, 3), (5, 3, 3, 3))
+
+
+def test_an_int4_filter_with_a_value_outside_the_2_bit_range_stays_4_bit():
+    layer = parse_model(_case("s4_fully_connected_72_deep_7_units")[0]).layers[-1]
+    assert layer.weight_bits == 4 and layer.filter.min() == -8
