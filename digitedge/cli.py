@@ -415,13 +415,16 @@ QUICK = {"train.epochs": 1, "train.train_subset": 5000, "optimize.qat_epochs": 1
               help="Stop starting trials after this many minutes.")
 @click.option("--train-images", type=click.IntRange(min=100), default=10000, show_default=True,
               help="Training images of the top rung (a seeded subset; lower rungs take its first ones; the final run uses all).")
+@click.option("--low-bit", is_flag=True,
+              help="Also propose weights below 8 bits (4-bit, 8/4/2 bits per block, structured pruning + 4-bit).")
 @click.option("--seed", type=int, default=None)
 def search(run_dir, config_file, data, target, board_name, max_flash, max_ram, max_macs, max_instructions, max_ms,
-           clock_mhz, budgets, storage, study_name, trials, timeout_min, train_images, seed) -> None:
+           clock_mhz, budgets, storage, study_name, trials, timeout_min, train_images, low_bit, seed) -> None:
     """Optuna search (a fidelity ladder of cheap trials promoted to full training) for the most accurate
     int8 model within flash/RAM limits; writes RUN/search/, best.toml and best-<budget>.toml."""
     from digitedge import config as config_module
     from digitedge.search.budget import Limits
+    from digitedge.search.space import SearchSpace, with_low_bit
     from digitedge.search.study import SearchPlan, load_search_data, run_search
     from digitedge.search.targets import instruction_limit, make_target, parse_budgets, require_c_tools
 
@@ -436,9 +439,10 @@ def search(run_dir, config_file, data, target, board_name, max_flash, max_ram, m
     search_data = load_search_data(data, base, train_images)
     limits = Limits(max_flash or max(flash_budgets, default=0) or base.budget.flash_bytes,  # [budget]: the board
                     max_ram or base.budget.ram_bytes, max_macs, instructions)
+    space = with_low_bit(SearchSpace()) if low_bit else SearchSpace()
     plan = SearchPlan(limits, make_target(target_name, board_name or base.board.boards, Path(run_dir) / "search",
-                                          search_data, base, click.echo), budgets=flash_budgets)
-    result = run_search(Path(run_dir), base, search_data, plan, storage_url=storage, study_name=study_name,
+                                          search_data, base, space, click.echo), budgets=flash_budgets)
+    result = run_search(Path(run_dir), base, search_data, plan, space=space, storage_url=storage, study_name=study_name,
                         n_trials=trials, timeout_s=timeout_min * 60 if timeout_min else None, echo=click.echo)
     if result.interrupted:
         sys.exit(130)

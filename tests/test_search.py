@@ -430,3 +430,24 @@ def test_postgres_restart_stops_workers_in_one_line_and_the_study_continues(tmp_
 def _all_trials(storage, study):
     names = [s.study_name for s in optuna.study.get_all_study_summaries(storage) if s.study_name.startswith(study)]
     return [t for name in sorted(names) for t in optuna.load_study(study_name=name, storage=storage).get_trials()]
+
+
+def test_low_bit_knobs_reach_the_config_and_the_flash_before_training():
+    from digitedge.search import space as search_space
+    from digitedge.search.budget import untrained_tflite
+    from digitedge.search.objective import RECIPES
+
+    base = {**smallest(search_space.TINY_LOW_BIT), "width1": 4, "width2": 8, "pools_depth2": "1", "head": "flatten"}
+    mixed = search_space.to_config({**base, "variant": "mixed_qat", "bits1": 8, "bits2": 2, "bits_head": 4},
+                                   tiny_base())
+    assert mixed.optimize.layer_bits == [8, 2, 4] and mixed.export.variant == "mixed_qat"
+    separable = search_space.layer_bits({"depth": 2, "bits1": 8, "bits2": 4, "separable2": True, "bits_head": 2})
+    assert separable == [8, 4, 4, 2]  # the depthwise and 1x1 layers of block 2 share its bits
+    pruned = search_space.to_config({**base, "variant": "pruned_int4_qat", "sparsity": 0.5, "prune_structure": "2:4"},
+                                    tiny_base())
+    assert (pruned.optimize.prune_structure, pruned.optimize.target_sparsity) == ("2:4", 0.5)
+    assert set(search_space.LOW_BIT_VARIANTS) <= set(RECIPES)
+    data = tiny_data()
+    int8_bytes, _ = untrained_tflite(search_space.to_config({**base, "variant": "int8_qat"}, tiny_base()), data.x_train)
+    int4_bytes, _ = untrained_tflite(search_space.to_config({**base, "variant": "int4_qat"}, tiny_base()), data.x_train)
+    assert len(int4_bytes) < len(int8_bytes) * 0.75  # packed INT4 filters counted before training

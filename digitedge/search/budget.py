@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from digitedge.config import ModelConfig
-from digitedge.convert import convert_variant, strip_strings
+from digitedge.config import Config
+from digitedge.convert import LOW_BIT, convert_variant, strip_strings
 
 CALIBRATION_IMAGES = 4  # enough for the converter; ranges do not change sizes
 
@@ -57,14 +57,32 @@ class Limits:
             or "none"
 
 
-def int8_tflite(model, calibration: np.ndarray, label: str = "model") -> bytes:
-    """`model` (float or QAT) as the deployable int8 .tflite: converted, strings stripped and checked."""
-    return strip_strings(convert_variant("int8_ptq", model, calibration), calibration, label)
+def int8_tflite(model, calibration: np.ndarray, label: str = "model", variant: str = "int8_ptq") -> bytes:
+    """`model` (float or QAT) as the deployable full-integer .tflite: converted (a low-bit variant's
+    4- and 2-bit weights packed as INT4), strings stripped and checked."""
+    return strip_strings(convert_variant(variant, model, calibration), calibration, label)
 
 
-def untrained_tflite(model_config: ModelConfig, calibration: np.ndarray) -> tuple[bytes, int]:
-    """A proposal's architecture as an int8 .tflite from its untrained model, and its parameter count."""
+def weight_bits(config: Config, model) -> list[int]:
+    """Bits of each conv/dense layer's weights under the config's variant (8 for the int8 variants)."""
+    from digitedge.optimize.lowbit import int4_layer_bits, mixed_layer_bits, weighted_layer_names
+
+    count = len(weighted_layer_names(model))
+    if config.export.variant == "mixed_qat":
+        return mixed_layer_bits(config.optimize.layer_bits, count)
+    return int4_layer_bits(count) if config.export.variant in LOW_BIT else [8] * count
+
+
+def untrained_tflite(config: Config, calibration: np.ndarray) -> tuple[bytes, int]:
+    """A proposal as a full-integer .tflite from its untrained model (fake-quantized at its weight
+    bits when below 8, so flash counts packed INT4), and its parameter count."""
     from digitedge.model import build_model
 
-    model = build_model(model_config)
-    return int8_tflite(model, calibration[:CALIBRATION_IMAGES], "proposal"), int(model.count_params())
+    model = build_model(config.model)
+    parameters = int(model.count_params())
+    variant = config.export.variant if config.export.variant in LOW_BIT else "int8_ptq"
+    if variant != "int8_ptq":
+        from digitedge.optimize.lowbit import quantize_low_bit
+
+        model = quantize_low_bit(model, weight_bits(config, model))
+    return int8_tflite(model, calibration[:CALIBRATION_IMAGES], "proposal", variant), parameters

@@ -16,22 +16,25 @@ from pathlib import Path
 
 import numpy as np
 
-FEATURES = ("conv_macs", "depthwise_macs", "fully_connected_macs", "output_elements", "fixed")
+FEATURES = ("conv_macs", "depthwise_macs", "fully_connected_macs", "low_bit_conv_macs", "low_bit_depthwise_macs",
+            "low_bit_fully_connected_macs", "output_elements", "fixed")
 _MAC_KINDS = {"CONV_2D": "conv_macs", "DEPTHWISE_CONV_2D": "depthwise_macs",
               "FULLY_CONNECTED": "fully_connected_macs"}
 
 
 def layer_features(tflite_bytes: bytes) -> np.ndarray:
-    """The model's FEATURES: MACs per layer kind, output elements of every layer, and 1."""
-    from digitedge.micro.profile import layer_table
+    """The model's FEATURES: MACs per layer kind (8-bit filters apart from packed 4/2-bit ones, whose
+    kernels unpack as they go), output elements of every layer, and 1."""
+    from digitedge.micro.profile import layer_macs
     from digitedge.tflite_model import read_tflite
 
-    layers = layer_table(read_tflite(tflite_bytes, "proposal"))
+    model = read_tflite(tflite_bytes, "proposal")
     values = dict.fromkeys(FEATURES, 0.0)
-    for row in layers.itertuples():
-        if row.op in _MAC_KINDS:
-            values[_MAC_KINDS[row.op]] += row.macs
-        values["output_elements"] += int(np.prod([int(d) for d in row.output_shape.split("x")]))
+    for index, op in enumerate(model.operators):
+        if op.name in _MAC_KINDS:
+            low_bit = model.tensors[op.inputs[1]].bits == 4
+            values[("low_bit_" if low_bit else "") + _MAC_KINDS[op.name]] += layer_macs(model, index)
+        values["output_elements"] += float(np.prod(model.tensors[op.outputs[0]].shape))
     values["fixed"] = 1.0
     return np.array([values[name] for name in FEATURES])
 
@@ -89,7 +92,7 @@ def calibration_tflites(space, base, calibration_images: np.ndarray, count: int,
             config = search_space.to_config(search_space.suggest(trial, space), base)
         except DigitedgeError:
             continue
-        models.append(untrained_tflite(config.model, calibration_images)[0])
+        models.append(untrained_tflite(config, calibration_images)[0])
     return models
 
 

@@ -16,10 +16,10 @@ import numpy as np
 import optuna
 
 from digitedge.config import Config
-from digitedge.convert import litert_outputs
+from digitedge.convert import LOW_BIT, litert_outputs
 from digitedge.errors import DigitedgeError
 from digitedge.search import space as search_space
-from digitedge.search.budget import Budget, Limits, int8_tflite, untrained_tflite
+from digitedge.search.budget import Budget, Limits, int8_tflite, untrained_tflite, weight_bits
 from digitedge.search.ladder import OUTCOME, Rung
 
 FINAL_QEMU_IMAGES = 20  # validation digits streamed to a finalist's emulated board
@@ -66,12 +66,39 @@ def _pruned_qat(config: Config, float_model, data: SearchData):
     return train_pruned_qat(pruned, *args, batch_size=config.train.batch_size)[0]
 
 
-RECIPES = {"int8_qat": _qat, "pruned_qat_int8": _pruned_qat}  # export.variant -> its compression after float training
+def _low_bit_qat(config: Config, float_model, data: SearchData):
+    from digitedge.optimize.lowbit import train_low_bit_qat
+
+    return train_low_bit_qat(float_model, weight_bits(config, float_model), data.x_train, data.y_train, data.x_val,
+                             data.y_val, epochs=config.optimize.low_bit_epochs,
+                             learning_rate=config.optimize.low_bit_learning_rate, seed=config.seed,
+                             batch_size=config.train.batch_size)[0]
 
 
-def deployed_model(config: Config, float_model, data: SearchData):
-    """The proposal's own compression recipe after float training (the top rung only)."""
-    return RECIPES[config.export.variant](config, float_model, data)
+def _structured_int4_qat(config: Config, float_model, data: SearchData):
+    from digitedge.optimize.structured import train_pruned_low_bit_qat, train_structured_pruned
+
+    args = (data.x_train, data.y_train, data.x_val, data.y_val, config.optimize, config.seed)
+    pruned, _ = train_structured_pruned(float_model, *args, batch_size=config.train.batch_size)
+    return train_pruned_low_bit_qat(pruned, weight_bits(config, float_model), *args,
+                                    batch_size=config.train.batch_size)[0]
+
+
+# export.variant -> its compression after float training
+RECIPES = {"int8_qat": _qat, "pruned_qat_int8": _pruned_qat, "int4_qat": _low_bit_qat, "mixed_qat": _low_bit_qat,
+           "pruned_int4_qat": _structured_int4_qat}
+
+
+def deployed_model(config: Config, float_model, data: SearchData, rung: Rung):
+    """The proposal's own compression recipe after float training. Below the top rung an int8 variant
+    is quantized after training (QAT moves int8 accuracy little) and a low-bit one runs its recipe
+    with every fine-tuning phase cut to one epoch, so its bits count in the rung's score."""
+    if rung.full:
+        return RECIPES[config.export.variant](config, float_model, data)
+    if config.export.variant not in LOW_BIT:
+        return float_model
+    short = replace(config, optimize=replace(config.optimize, low_bit_epochs=1, prune_epochs=1))
+    return RECIPES[config.export.variant](short, float_model, data)
 
 
 def make_objective(space: search_space.SearchSpace, base: Config, data: SearchData, limits: Limits, target,
@@ -103,7 +130,7 @@ def make_objective(space: search_space.SearchSpace, base: Config, data: SearchDa
         target.name_in(config)
         trial.set_user_attr("config", _plain(config))
         make_deterministic(config.seed)
-        budget = target.measure(*untrained_tflite(config.model, data.x_train))
+        budget = target.measure(*untrained_tflite(config, data.x_train))
         record_budget(trial, budget)
         excess = limits.describe_excess(budget)
         if excess:
@@ -117,14 +144,13 @@ def make_objective(space: search_space.SearchSpace, base: Config, data: SearchDa
         result = train_float(model, rung_data.x_train, rung_data.y_train, rung_data.x_val, rung_data.y_val,
                              train_config, config.seed, progress=False)
         calibration = rung_data.x_train[: base.export.representative_samples]
+        variant = config.export.variant if config.export.variant in LOW_BIT else "int8_ptq"
+        tflite_bytes = int8_tflite(deployed_model(config, result.model, rung_data, rung), calibration, "trial", variant)
         if rung.full:
-            tflite_bytes = int8_tflite(deployed_model(config, result.model, rung_data), calibration, "trial")
             val_uint8 = np.round(rung_data.x_val[:FINAL_QEMU_IMAGES] * 255).astype(np.uint8).reshape(-1, 28, 28)
             budget = target.measure_final(tflite_bytes, budget.parameters, val_uint8,
                                           rung_data.y_val[:FINAL_QEMU_IMAGES])
             record_budget(trial, budget)
-        else:
-            tflite_bytes = int8_tflite(result.model, calibration, "trial")
         set_constraints(trial, limits, budget)
         accuracy = float((litert_outputs(tflite_bytes, rung_data.x_val).argmax(axis=1) == rung_data.y_val).mean())
         trial.set_user_attr("float_val_accuracy", float(result.metrics["val_accuracy"].max()))

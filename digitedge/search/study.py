@@ -143,7 +143,7 @@ def search_signature(space: search_space.SearchSpace, ladder: tuple[Rung, ...], 
 def check_reachable(space: search_space.SearchSpace, base: Config, data: SearchData, limits: Limits, target) -> None:
     """Refuse limits that even the space's smallest proposal exceeds, before any trial is spent."""
     config = search_space.to_config(search_space.smallest(space), base)
-    excess = limits.describe_excess(target.measure(*untrained_tflite(config.model, data.x_train)))
+    excess = limits.describe_excess(target.measure(*untrained_tflite(config, data.x_train)))
     if excess:
         raise DigitedgeError(f"no proposal can meet the limits: the smallest model in the search space already has "
                              f"{excess}")

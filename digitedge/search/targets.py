@@ -143,11 +143,11 @@ def instruction_limit(target_name: str, max_instructions: int, max_ms: float | N
     return limit
 
 
-CALIBRATION_MODELS = 8  # untrained proposals run on QEMU to fit a core's cost model
+CALIBRATION_MODELS = 12  # untrained proposals run on QEMU to fit a core's cost model
 CALIBRATION_IMAGES_ON_QEMU = 2
 
 
-def make_target(target_name: str, board_names: str, folder: Path, data, base, echo) -> TflmTarget | CTarget:
+def make_target(target_name: str, board_names: str, folder: Path, data, base, space, echo) -> TflmTarget | CTarget:
     """The target to measure on; for C, the board's cost model from `folder`/cost-<board>.json, calibrated
     on QEMU first when the file is not there."""
     if target_name == "tflm":
@@ -159,18 +159,21 @@ def make_target(target_name: str, board_names: str, folder: Path, data, base, ec
         raise DigitedgeError(f"--target c needs one --board (the config names {board_names!r})")
     board(names[0])
     require_c_tools()
-    return CTarget(names[0], load_cost_model(names[0], folder, data, base, echo))
+    return CTarget(names[0], load_cost_model(names[0], folder, data, base, space, echo))
 
 
-def load_cost_model(board_name: str, folder: Path, data, base, echo) -> CostModel:
+def load_cost_model(board_name: str, folder: Path, data, base, space, echo) -> CostModel:
+    """The board's cost model, fitted on untrained proposals of `space` (its kinds of layers and bits)."""
     from digitedge.search import cost_model
-    from digitedge.search.space import SearchSpace
 
-    path = Path(folder) / f"cost-{board_name}.json"
+    from digitedge.search.space import LOW_BIT_VARIANTS
+
+    low_bit = any(variant in space.variants for variant in LOW_BIT_VARIANTS)  # fitted with packed 4/2-bit layers
+    path = Path(folder) / f"cost-{board_name}{'-low-bit' if low_bit else ''}.json"
     if path.is_file():
         return CostModel.load(path)
     echo(f"[search] calibrating the instruction cost model of {board_name} on QEMU ({CALIBRATION_MODELS} models)")
-    tflites = cost_model.calibration_tflites(SearchSpace(), base, data.x_train, CALIBRATION_MODELS, seed=base.seed)
+    tflites = cost_model.calibration_tflites(space, base, data.x_train, CALIBRATION_MODELS, seed=base.seed)
     images = np.round(data.x_val[:CALIBRATION_IMAGES_ON_QEMU] * 255).astype(np.uint8).reshape(-1, 28, 28)
     model = cost_model.calibrate(board_name, tflites, images, data.y_val[:CALIBRATION_IMAGES_ON_QEMU])
     model.save(path)
