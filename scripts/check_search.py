@@ -49,10 +49,12 @@ def search_numbers(folder: Path) -> pd.DataFrame:
     line("trained at the first rung >= 60", f"{trained[0]} (per rung: {' / '.join(map(str, trained))})",
          trained[0] >= 60)
     line("trained in full (top rung) >= 8", str(in_full), in_full >= 8)
-    rejected = proposals[proposals["outcome"] == "rejected"]
-    if len(rejected):
-        line("over-limit proposal rejected in <= 5 s (slowest)",
-             f"{rejected['seconds'].max():.2f} s over {len(rejected)} rejections", rejected["seconds"].max() <= 5)
+    rejected = proposals[(proposals["outcome"] == "rejected") & proposals["measure_seconds"].notna()]
+    if len(rejected):  # from its parameters to the verdict: convert, measure (compile, for C)
+        slowest = rejected["measure_seconds"].max()
+        line("over-limit proposal rejected in <= 5 s (slowest measurement)",
+             f"{slowest:.2f} s over {len(rejected)} rejections (whole trial incl. sampling: "
+             f"{rejected['seconds'].max():.2f} s)", slowest <= 5)
     else:
         line("over-limit proposal rejected in <= 5 s", "no proposal was rejected", None)
     return trials

@@ -130,7 +130,9 @@ def make_objective(space: search_space.SearchSpace, base: Config, data: SearchDa
         target.name_in(config)
         trial.set_user_attr("config", _plain(config))
         make_deterministic(config.seed)
+        measuring = time.perf_counter()
         budget = target.measure(*untrained_tflite(config, data.x_train))
+        trial.set_user_attr("measure_seconds", round(time.perf_counter() - measuring, 2))  # the verdict's cost
         record_budget(trial, budget)
         excess = limits.describe_excess(budget)
         if excess:

@@ -19,10 +19,10 @@ from digitedge.config import from_dict, to_toml
 from digitedge.search.space import short
 
 TRIAL_COLUMNS = ["rung", "rung_name", "number", "state", "outcome", "val_accuracy", "flash_bytes", "ram_bytes",
-                 "instructions", "macs", "parameters", "measured_on", "float_val_accuracy", "seconds", "proposal",
+                 "instructions", "macs", "parameters", "measured_on", "float_val_accuracy", "measure_seconds", "seconds", "proposal",
                  "reason", "worker", "started", "finished"]
 FIGURES = ("flash_bytes", "ram_bytes", "instructions", "macs", "parameters", "measured_on", "float_val_accuracy",
-           "seconds")
+           "measure_seconds", "seconds")
 
 
 def trials_frame(rung_trials: list[list[optuna.trial.FrozenTrial]]) -> pd.DataFrame:
