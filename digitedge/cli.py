@@ -383,8 +383,8 @@ def run_all(quick, epochs, seed, arch, seed_run, board_names, config_file, run_d
 
 
 QUICK = {"train.epochs": 1, "train.train_subset": 5000, "optimize.qat_epochs": 1, "optimize.prune_epochs": 1,
-         "optimize.prune_qat_epochs": 1, "optimize.low_bit_epochs": 1, "export.representative_samples": 100, "benchmark.runs": 50,
-         "benchmark.warmup": 5, "benchmark.eval_limit": 1000, "board.images": 100}
+         "optimize.prune_qat_epochs": 1, "optimize.low_bit_epochs": 1, "export.representative_samples": 100,
+         "benchmark.runs": 50, "benchmark.warmup": 5, "benchmark.eval_limit": 1000, "board.images": 100}
 
 
 @cli.command()

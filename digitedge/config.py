@@ -78,6 +78,7 @@ class OptimizeConfig:
     # or anywhere (then it starts from the unstructured pruned model)
     prune_structure: str = "block"
     prune_block: list[int] = field(default_factory=lambda: [4, 2])  # "block": filter taps x output channels
+    block_sparsity: float = 0.5  # "block": the share of zeros (2:4 fixes its own, 50 %)
 
 
 @dataclass
@@ -154,6 +155,8 @@ class Config:
             (0 <= self.model.dropout < 1, "model.dropout must be in [0, 1)"),
             (0 < self.optimize.target_sparsity < 1,
              f"optimize.target_sparsity must be in (0, 1), got {self.optimize.target_sparsity}"),
+            (0 < self.optimize.block_sparsity < 1,
+             f"optimize.block_sparsity must be in (0, 1), got {self.optimize.block_sparsity}"),
             (all(t in TECHNIQUES for t in self.optimize.techniques),
              f"optimize.techniques must be among {', '.join(TECHNIQUES)}"),
             (min(self.optimize.qat_epochs, self.optimize.prune_epochs, self.optimize.prune_qat_epochs,

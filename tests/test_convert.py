@@ -10,16 +10,18 @@ import tf_keras as keras
 
 from digitedge.checks import check_variant
 from digitedge.config import ModelConfig, OptimizeConfig
-from digitedge.convert import FULL_INTEGER, PRUNED, SOURCES, VARIANTS, convert_all, convert_variant, \
+from digitedge.convert import FULL_INTEGER, LOW_BIT, PRUNED, SOURCES, VARIANTS, convert_all, convert_variant, \
     litert_outputs, representative_images, strip_strings
 from digitedge.errors import DigitedgeError
 from digitedge.model import build_model
 from digitedge.optimize import train_pruned, train_pruned_qat, train_qat
+from digitedge.optimize.lowbit import train_low_bit_qat
+from digitedge.optimize.structured import train_pruned_low_bit_qat, train_structured_pruned
 from digitedge.tflite_model import read_tflite
 
 TINY = ModelConfig(filters=[2, 4, 8], dropout=0.1)  # Dense has 1280 weights: dynamic range quantizes >= 1024
 CONFIG = OptimizeConfig(qat_epochs=1, prune_epochs=2, prune_qat_epochs=1, target_sparsity=0.75,
-                        learning_rate=1e-3)  # a rate at which plain QAT visibly moves pruned zeros
+                        learning_rate=1e-3, low_bit_epochs=1, block_sparsity=0.75)  # a rate at which plain QAT visibly moves pruned zeros
 BATCH = 32
 WEIGHTED_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
 
@@ -33,7 +35,13 @@ def models(data):
     qat, _ = train_qat(float_model, *data, CONFIG, seed=1, batch_size=BATCH)
     pruned, _ = train_pruned(float_model, *data, CONFIG, seed=1, batch_size=BATCH)
     pruned_qat, _ = train_pruned_qat(pruned, *data, CONFIG, seed=1, batch_size=BATCH)
-    return {"float": float_model, "qat": qat, "pruned": pruned, "pruned_qat": pruned_qat}
+    low_bit = {"epochs": 1, "learning_rate": 1e-3, "seed": 1, "batch_size": BATCH}
+    int4_qat, _ = train_low_bit_qat(float_model, [4, 4, 4, 4], *data, **low_bit)
+    mixed_qat, _ = train_low_bit_qat(float_model, [8, 4, 4, 2], *data, **low_bit)
+    block_pruned, _ = train_structured_pruned(float_model, *data, CONFIG, seed=1, batch_size=BATCH)
+    pruned_int4_qat, _ = train_pruned_low_bit_qat(block_pruned, [4, 4, 4, 4], *data, CONFIG, seed=1, batch_size=BATCH)
+    return {"float": float_model, "qat": qat, "pruned": pruned, "pruned_qat": pruned_qat, "int4_qat": int4_qat,
+            "mixed_qat": mixed_qat, "pruned_int4_qat": pruned_int4_qat}
 
 
 @pytest.fixture(scope="module")
@@ -91,11 +99,15 @@ def test_full_integer_variants_compute_in_int8_only(name, converted, checked):
     model = read_tflite(converted[name].tflite_bytes)
     assert not {"DEQUANTIZE", "QUANTIZE"} & set(model.op_names)  # int8 in, int8 out: no conversion at the edges
     assert not [t for t in model.tensors if t.dtype in ("float32", "float16")]
+    dtypes = ("int8", "int4") if name in LOW_BIT else ("int8",)  # low-bit: 4- and 2-bit weights packed as INT4
     for op, weights in _weight_tensors(model):
-        assert weights.dtype == "int8", op.name
+        assert weights.dtype in dtypes, op.name
         if op.name == "CONV_2D":  # per-channel: one scale per output channel
             assert len(weights.scales) == weights.shape[0]
-    assert all(w.dtype == "int8" for w in checked[name].weights)
+    assert all(w.dtype in dtypes for w in checked[name].weights)
+    if name in LOW_BIT:
+        expected = {"int4_qat": [4, 4, 4, 4], "mixed_qat": [8, 4, 4, 2], "pruned_int4_qat": [4, 4, 4, 4]}[name]
+        assert [w.bits for w in checked[name].weights] == expected
     assert [w.per_channel for w in checked[name].weights if w.operator == "CONV_2D"] == [True] * 3
 
 

@@ -70,8 +70,9 @@ def test_every_variant_is_converted_checked_and_reported(quick_run):
     for name in ("int8_ptq", "int8_qat", "pruned_int8", "pruned_qat_int8"):
         assert convert[name]["full_integer"] and convert[name]["input_dtype"] == "int8"
         assert convert[name]["input_scale"] > 0
-    for name in ("pruned_float32", "pruned_int8", "pruned_qat_int8", "pruned_int4_qat"):
+    for name in ("pruned_float32", "pruned_int8", "pruned_qat_int8"):
         assert convert[name]["weight_sparsity"] >= 0.74
+    assert convert["pruned_int4_qat"]["weight_sparsity"] >= 0.49  # optimize.block_sparsity
     assert convert["int4_qat"]["weight_bits"] == [4, 4, 4, 4]
     assert convert["mixed_qat"]["weight_bits"] == [8, 4, 4, 2]  # the default: first 8-bit, last 2-bit
     micro = manifest["stages"]["micro"]

@@ -145,7 +145,7 @@ def test_html_is_self_contained(written):
     page = written.html.read_text()
     assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", page, re.IGNORECASE)
     sources = re.findall(r'<img[^>]*src="([^"]+)"', page)
-    assert len(sources) == len(written.plots) == 5
+    assert len(sources) == len(written.plots) == 6
     for source in sources:
         assert source.startswith("data:image/png;base64,")
         assert base64.b64decode(source.split(",", 1)[1]).startswith(PNG_MAGIC)
@@ -154,8 +154,8 @@ def test_html_is_self_contained(written):
 
 def test_plots_are_written_small_and_linked(written):
     markdown = written.markdown.read_text()
-    assert set(written.plots) == {"accuracy_vs_size.png", "latency.png", "training_curves.png",
-                                  "confusion_matrices.png", "misclassified.png"}
+    assert set(written.plots) == {"accuracy_vs_size.png", "accuracy_vs_flash.png", "latency.png",
+                                  "training_curves.png", "confusion_matrices.png", "misclassified.png"}
     for name, path in written.plots.items():
         data = path.read_bytes()
         assert data.startswith(PNG_MAGIC) and len(data) < 150_000, name
@@ -227,3 +227,26 @@ def test_seed_baseline_is_compared_but_never_recommended(tmp_path):
     assert markdown.count("5 variants of the handwritten-digit classifier") == 1
     summary.loc["seed_float", "size_bytes"] = 1_000  # smallest and within tolerance: still another model
     assert "seed_float" not in _recommended(summary).values()
+
+
+def test_the_flash_chart_draws_bitnetmcu_and_the_c_recommendation_picks_by_board_flash():
+    from digitedge.report.plots import accuracy_vs_flash
+    from digitedge.report.tables import ordered_summary
+
+    summary = pd.DataFrame({  # int4 is smallest as C but 0.3 points below float; mixed is the pick
+        "variant": ["keras_float", "int8_qat", "int4_qat", "mixed_qat"], "accuracy": [0.995, 0.995, 0.992, 0.995],
+        "delta_pp": [0.0, 0.0, -0.3, 0.0], "tflm_accuracy": [None, 0.995, 0.992, 0.995],
+        "size_bytes": [None, 23944, 14400, 14440], "tflm_arena_bytes": [None, 11472, 19760, 19744],
+        "c_board": [None, "Cortex-M4F"] * 2, "c_bit_exact": [None, 1.0, 1.0, 1.0],
+        "c_flash_bytes": [None, 24380, 9000, 13548], "c_ram_bytes": [None, 5728, 5720, 5720],
+        "c_instructions_per_inference": [None, 1.85e6, 1.97e6, 1.95e6],
+        "weight_bits": [None, "8/8/8/8", "4/4/4/4", "8/4/4/2"]})
+    summary = ordered_summary(summary)
+    assert accuracy_vs_flash(summary).startswith(PNG_MAGIC)
+    recommendations = {target.target: target for target in recommend_targets(summary, 0.1)}
+    tflm = recommendations["Microcontroller, TensorFlow Lite Micro"]
+    assert tflm.variant == "mixed_qat" and any("unpack each packed INT4 filter" in reason for reason in tflm.reasons)
+    assert recommendations["Microcontroller, generated C (`--target c`)"].variant == "mixed_qat"
+    summary.loc["int4_qat", ["accuracy", "delta_pp", "tflm_accuracy"]] = [0.995, 0.0, 0.995]
+    recommendations = {target.target: target.variant for target in recommend_targets(summary, 0.1)}
+    assert recommendations["Microcontroller, generated C (`--target c`)"] == "int4_qat"  # 9,000 B of C flash

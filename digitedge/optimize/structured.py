@@ -82,9 +82,10 @@ def _prune_arguments(layer: keras.layers.Layer, config: OptimizeConfig, sparsity
 def train_structured_pruned(model: keras.Model, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray,
                             y_val: np.ndarray, config: OptimizeConfig, seed: int,
                             batch_size: int = 128) -> tuple[keras.Model, pd.DataFrame]:
-    """Pruned copy of `model` with config.prune_structure zeros ("2:4" or "block"), wrappers stripped."""
+    """Pruned copy of `model` with config.prune_structure zeros ("2:4", or "block" at config.block_sparsity),
+    wrappers stripped."""
     copy = clone_with_weights(model)
-    sparsities = layer_sparsities(copy, config.target_sparsity)
+    sparsities = layer_sparsities(copy, config.block_sparsity)
     flat = {layer.name: FlatKernelConv2D(layer.filters, layer.kernel_size, layer.activation, name=layer.name)
             for layer in copy.layers if layer.name in sparsities and config.prune_structure == "block"
             and FlatKernelConv2D.stands_in_for(layer)}

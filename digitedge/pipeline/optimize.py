@@ -28,16 +28,18 @@ def check_plan(config: Config) -> None:
     needs_pruned = [*NEEDS_PRUNED, *(["pruned_int4_qat"] if options.prune_structure == "unstructured" else [])]
     for technique in needs_pruned:
         if technique in options.techniques and "prune" not in options.techniques:
-            raise DigitedgeError(f"optimize technique '{technique}' needs 'prune' too (it starts from the pruned model)")
+            raise DigitedgeError(f"optimize technique '{technique}' needs 'prune' too "
+                                 "(it starts from the pruned model)")
     model = build_model(config.model)
     names = weighted_layer_names(model)
     if "mixed_qat" in options.techniques and options.layer_bits and len(options.layer_bits) != len(names):
         raise DigitedgeError(f"optimize.layer_bits has {len(options.layer_bits)} entries; the model has "
-                             f"{len(names)} conv/dense layers ({', '.join(names)}): give one bit width (8, 4 or 2) each")
+                             f"{len(names)} conv/dense layers ({', '.join(names)}): "
+                             "give one bit width (8, 4 or 2) each")
     if "pruned_int4_qat" in options.techniques and options.prune_structure == "block":
         from digitedge.optimize.structured import block_kernel_shapes
 
-        shapes = block_kernel_shapes(model, layer_sparsities(model, options.target_sparsity))
+        shapes = block_kernel_shapes(model, layer_sparsities(model, options.block_sparsity))
         taps, channels = options.prune_block
         if not any(taps <= rows and channels <= columns for rows, columns in shapes.values()):
             described = ", ".join(f"{name} {rows}x{columns}" for name, (rows, columns) in shapes.items()) or "none"

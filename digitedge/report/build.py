@@ -16,8 +16,8 @@ from digitedge.errors import DigitedgeError
 from digitedge.evaluate import Misclassified
 from digitedge.report import plots
 from digitedge.report.render import Block, Bullets, FigureBlock, Heading, Paragraph, Table, html_page, markdown
-from digitedge.report.tables import (BASELINES, MISSING, frame_cells, has_packed_weights, kilobytes, ordered_summary, pareto_front,
-                                     percent, points, summary_cells)
+from digitedge.report.tables import (BASELINES, MISSING, frame_cells, has_packed_weights, kilobytes, ordered_summary,
+                                     pareto_front, percent, points, summary_cells)
 from digitedge.report.targets import TargetRecommendation, budget_misses, recommend_targets
 from digitedge.rundir import write_bytes, write_text
 from digitedge.seed_baseline import SEED_FLOAT
@@ -126,7 +126,8 @@ def _flash_section(frame: pd.DataFrame) -> list[Block]:
                         "Test accuracy on TensorFlow Lite Micro against flash: the .tflite file for TFLite Micro, "
                         "the generated C's code + weights (linker map) on the emulated board (bit-exact with TFLite "
                         "Micro, so the accuracy is the C's). Crosses: BitNetMCU's published MNIST results "
-                        "(cpldcpu/BitNetMCU, mcu/readme.md and docs/documentation_cnn.md), drawn at their published kB: their "
+                        "(cpldcpu/BitNetMCU, mcu/readme.md and docs/documentation_cnn.md), drawn at their "
+                        "published kB: their "
                         "bytes are raw weight bits only, on 16x16 inputs, with no code or file format, so they "
                         "are references, not like-for-like points.")]
 
