@@ -63,6 +63,11 @@ def int8_tflite(model, calibration: np.ndarray, label: str = "model", variant: s
     return strip_strings(convert_variant(variant, model, calibration), calibration, label)
 
 
+def converter_variant(config: Config) -> str:
+    """How the converter treats the config's deployed model: a low-bit variant's own flags, else int8."""
+    return config.export.variant if config.export.variant in LOW_BIT else "int8_ptq"
+
+
 def weight_bits(config: Config, model) -> list[int]:
     """Bits of each conv/dense layer's weights under the config's variant (8 for the int8 variants)."""
     from digitedge.optimize.lowbit import int4_layer_bits, mixed_layer_bits, weighted_layer_names
@@ -80,7 +85,7 @@ def untrained_tflite(config: Config, calibration: np.ndarray) -> tuple[bytes, in
 
     model = build_model(config.model)
     parameters = int(model.count_params())
-    variant = config.export.variant if config.export.variant in LOW_BIT else "int8_ptq"
+    variant = converter_variant(config)
     if variant != "int8_ptq":
         from digitedge.optimize.lowbit import quantize_low_bit
 

@@ -19,7 +19,7 @@ from digitedge.config import Config
 from digitedge.convert import LOW_BIT, litert_outputs
 from digitedge.errors import DigitedgeError
 from digitedge.search import space as search_space
-from digitedge.search.budget import Budget, Limits, int8_tflite, untrained_tflite, weight_bits
+from digitedge.search.budget import Budget, Limits, converter_variant, int8_tflite, untrained_tflite, weight_bits
 from digitedge.search.ladder import OUTCOME, Rung
 
 FINAL_QEMU_IMAGES = 20  # validation digits streamed to a finalist's emulated board
@@ -146,8 +146,8 @@ def make_objective(space: search_space.SearchSpace, base: Config, data: SearchDa
         result = train_float(model, rung_data.x_train, rung_data.y_train, rung_data.x_val, rung_data.y_val,
                              train_config, config.seed, progress=False)
         calibration = rung_data.x_train[: base.export.representative_samples]
-        variant = config.export.variant if config.export.variant in LOW_BIT else "int8_ptq"
-        tflite_bytes = int8_tflite(deployed_model(config, result.model, rung_data, rung), calibration, "trial", variant)
+        tflite_bytes = int8_tflite(deployed_model(config, result.model, rung_data, rung), calibration, "trial",
+                                   converter_variant(config))
         if rung.full:
             val_uint8 = np.round(rung_data.x_val[:FINAL_QEMU_IMAGES] * 255).astype(np.uint8).reshape(-1, 28, 28)
             budget = target.measure_final(tflite_bytes, budget.parameters, val_uint8,
