@@ -106,7 +106,7 @@ def open_studies(storage: optuna.storages.BaseStorage, name: str, space: search_
                  ladder: tuple[Rung, ...], target_name: str, seed: int) -> list[optuna.Study]:
     """Create or load one study per rung (`name`.rung0, ...); a search made with another space, ladder or
     target is refused, untouched. The informed starting points are queued once, at rung 0."""
-    existing = {summary.study_name: summary for summary in optuna.study.get_all_study_summaries(storage)}
+    existing = _settled_summaries(storage, [rung_study_name(name, index) for index in range(len(ladder))])
     signature = search_signature(space, ladder, target_name)
     for index in range(len(ladder)):
         summary = existing.get(rung_study_name(name, index))
@@ -133,6 +133,18 @@ def open_studies(storage: optuna.storages.BaseStorage, name: str, space: search_
                     study.enqueue_trial(params, skip_if_exists=True)
         studies.append(study)
     return studies
+
+
+def _settled_summaries(storage: optuna.storages.BaseStorage, names: list[str], wait_s: float = 20.0) -> dict:
+    """The storage's study summaries by name, once none of `names` is half-made: a worker starting beside
+    another may see a rung study the other has created but not yet signed."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        existing = {summary.study_name: summary for summary in optuna.study.get_all_study_summaries(storage)}
+        unsigned = [n for n in names if n in existing and SPACE_ATTR not in existing[n].user_attrs]
+        if not unsigned or time.monotonic() >= deadline:
+            return existing
+        time.sleep(0.5)
 
 
 def search_signature(space: search_space.SearchSpace, ladder: tuple[Rung, ...], target_name: str) -> str:
@@ -329,7 +341,7 @@ def summary_text(studies: list[optuna.Study], seconds: float, outputs: dict[str,
         lines.append(f"[search] train it in full: digitedge run --config {outputs['best.toml']}")
     else:
         lines.append("[search] no trial trained in full within the limits yet: no best.toml")
-    lines.extend(f"[search] {name}: the most accurate within {name[5:-5]} B of flash" for name in outputs
+    lines.extend(f"[search] {name}: the most accurate within {int(name[5:-5]):,} B of flash" for name in outputs
                  if name.startswith("best-"))
     lines.append(f"[search] -> {outputs['trials.csv'].parent}")
     return "\n".join(lines)
