@@ -387,34 +387,59 @@ QUICK = {"train.epochs": 1, "train.train_subset": 5000, "optimize.qat_epochs": 1
 @run_option
 @config_option
 @data_option
-@click.option("--max-flash", type=click.IntRange(min=0), default=0, help="Largest int8 .tflite in bytes (default: the config's budget.flash_bytes; 0 there: no limit).")
-@click.option("--max-ram", type=click.IntRange(min=0), default=0, help="Largest TFLite Micro arena in bytes (default: the config's budget.ram_bytes; 0 there: no limit).")
+@click.option("--target", type=click.Choice(["tflm", "c"]), default=None,
+              help="What flash/RAM mean: TFLite Micro (.tflite, arena) or the generated C on --board "
+                   "(code + weights, arena + stack, instructions). Default: the config's budget.target.")
+@click.option("--board", "board_name", type=click.Choice(["m0", "m3", "m4", "m7", "m33", "m55"]), default=None,
+              help="The core of --target c (default: the config's board.boards when it names one).")
+@click.option("--max-flash", type=click.IntRange(min=0), default=0, help="Most flash in bytes (default: the config's budget.flash_bytes; 0 there: no limit).")
+@click.option("--max-ram", type=click.IntRange(min=0), default=0, help="Most RAM in bytes (default: the config's budget.ram_bytes; 0 there: no limit).")
 @click.option("--max-macs", type=click.IntRange(min=0), default=0, help="Most multiply-accumulates per inference (0: no limit).")
+@click.option("--max-instructions", type=click.IntRange(min=0), default=0,
+              help="--target c: most instructions per inference (0: no limit).")
+@click.option("--max-ms", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="--target c: most milliseconds per inference at --clock-mhz (one instruction per cycle).")
+@click.option("--clock-mhz", type=click.FloatRange(min=0, min_open=True), default=None, help="The core's clock, for --max-ms.")
+@click.option("--budgets", default=None, metavar="BYTES,...",
+              help="Flash budgets, increasing (e.g. 8192,12288,16384,24576): one best-<budget>.toml each.")
 @click.option("--storage", default=None, help="Optuna storage URL (default: sqlite:///RUN/search/study.db); "
                                               "one PostgreSQL URL on several machines shares the study.")
 @click.option("--study", "study_name", default="digitedge", show_default=True, help="Study name in the storage.")
 @click.option("--trials", type=click.IntRange(min=0), default=0,
-              help="Stop when the study holds this many finished trials (0: only --timeout stops it).")
+              help="Stop when the rungs hold this many finished trials together (0: only --timeout stops it).")
 @click.option("--timeout", "timeout_min", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Stop starting trials after this many minutes.")
 @click.option("--train-images", type=click.IntRange(min=100), default=10000, show_default=True,
-              help="Training images per trial (a seeded subset; the final run uses all).")
+              help="Training images of the top rung (a seeded subset; lower rungs take its first ones; the final run uses all).")
+@click.option("--low-bit", is_flag=True,
+              help="Also propose weights below 8 bits (4-bit, 8/4/2 bits per block, structured pruning + 4-bit).")
 @click.option("--seed", type=int, default=None)
-def search(run_dir, config_file, data, max_flash, max_ram, max_macs, storage, study_name, trials, timeout_min,
-           train_images, seed) -> None:
-    """Optuna search for the most accurate int8 model within flash/RAM limits; writes RUN/search/ and best.toml."""
+def search(run_dir, config_file, data, target, board_name, max_flash, max_ram, max_macs, max_instructions, max_ms,
+           clock_mhz, budgets, storage, study_name, trials, timeout_min, train_images, low_bit, seed) -> None:
+    """Optuna search (a fidelity ladder of cheap trials promoted to full training) for the most accurate
+    int8 model within flash/RAM limits; writes RUN/search/, best.toml and best-<budget>.toml."""
     from digitedge import config as config_module
     from digitedge.search.budget import Limits
-    from digitedge.search.study import load_search_data, run_search
+    from digitedge.search.space import SearchSpace, with_low_bit
+    from digitedge.search.study import SearchPlan, load_search_data, run_search
+    from digitedge.search.targets import instruction_limit, make_target, parse_budgets, require_c_tools
 
     if not trials and timeout_min is None:
         raise DigitedgeError("give --trials N or --timeout MINUTES (or both): the search needs a stopping point")
+    flash_budgets = parse_budgets(budgets) if budgets is not None else ()
     base = config_module.load(config_file, {"seed": seed})
+    target_name = target or base.budget.target
+    instructions = instruction_limit(target_name, max_instructions, max_ms, clock_mhz)
+    if target_name == "c":
+        require_c_tools()  # before minutes of data loading and calibration
     search_data = load_search_data(data, base, train_images)
-    limits = Limits(max_flash or base.budget.flash_bytes, max_ram or base.budget.ram_bytes, max_macs)  # [budget]: the board
-    result = run_search(Path(run_dir), base, search_data, limits,
-                        storage_url=storage, study_name=study_name, n_trials=trials,
-                        timeout_s=timeout_min * 60 if timeout_min else None, echo=click.echo)
+    limits = Limits(max_flash or max(flash_budgets, default=0) or base.budget.flash_bytes,  # [budget]: the board
+                    max_ram or base.budget.ram_bytes, max_macs, instructions)
+    space = with_low_bit(SearchSpace()) if low_bit else SearchSpace()
+    plan = SearchPlan(limits, make_target(target_name, board_name or base.board.boards, Path(run_dir) / "search",
+                                          search_data, base, space, click.echo), budgets=flash_budgets)
+    result = run_search(Path(run_dir), base, search_data, plan, space=space, storage_url=storage, study_name=study_name,
+                        n_trials=trials, timeout_s=timeout_min * 60 if timeout_min else None, echo=click.echo)
     if result.interrupted:
         sys.exit(130)
 

@@ -96,6 +96,7 @@ class BudgetConfig:
 
     flash_bytes: int = 0
     ram_bytes: int = 0
+    target: str = "tflm"  # what `digitedge search` measures them on: "tflm" or "c" (the generated C on board.boards)
 
 
 @dataclass
@@ -178,6 +179,7 @@ class Config:
             (self.export.accuracy_tolerance_pp >= 0, "export.accuracy_tolerance_pp must be 0 or positive"),
             (min(self.budget.flash_bytes, self.budget.ram_bytes) >= 0,
              "budget.flash_bytes and budget.ram_bytes must be 0 (no limit) or positive"),
+            (self.budget.target in ("tflm", "c"), f"budget.target must be tflm or c, got {self.budget.target!r}"),
             (self.benchmark.runs >= 1 and self.benchmark.warmup >= 0, "benchmark.runs must be >= 1, warmup >= 0"),
             (self.benchmark.threads >= 1, "benchmark.threads must be at least 1"),
             (1 <= self.data.validation_size < 60000, "data.validation_size must be in [1, 60000)"),

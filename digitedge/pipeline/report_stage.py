@@ -79,7 +79,7 @@ def search_section(run: RunDir) -> list:
     plot = read_front_plot(run.root)
     if plot is not None:
         blocks.append(FigureBlock("search_pareto.png", plot,
-                                  "int8 validation accuracy against flash; colour: TFLite Micro arena; front marked."))
+                                  "int8 validation accuracy against flash; colour: RAM; front marked."))
     header, rows, right = frame_cells(front)
     return blocks + [Table(header, rows, right)]
 

@@ -1,8 +1,9 @@
-"""Flash, TFLite Micro arena and MACs of a proposal, measured before it is trained.
+"""What a proposal costs on the board the user names, measured before it is trained, and the limits.
 
-They depend on the architecture, not on the weights: the untrained model converted to int8 with a
-few calibration images has the trained model's flatbuffer layout and tensor plan, so a proposal over
-a limit is refused in seconds instead of after minutes of training.
+The figures depend on the architecture, not on the weights: the untrained model converted to int8
+with a few calibration images has the trained model's flatbuffer layout, tensor plan and generated
+C, so a proposal over a limit is refused in seconds instead of after minutes of training. Each
+target says what flash and RAM mean on it (digitedge.search.targets).
 """
 
 from __future__ import annotations
@@ -11,66 +12,82 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from digitedge.config import ModelConfig
-from digitedge.convert import convert_variant, strip_strings
-from digitedge.micro.arena import find_arena_size
-from digitedge.micro.profile import layer_table
-from digitedge.tflite_model import read_tflite
+from digitedge.config import Config
+from digitedge.convert import LOW_BIT, convert_variant, strip_strings
 
 CALIBRATION_IMAGES = 4  # enough for the converter; ranges do not change sizes
 
 
 @dataclass(frozen=True)
+class Budget:
+    flash_bytes: int  # TFLM: the .tflite; C: the model's code + weights
+    ram_bytes: int  # TFLM: the measured arena; C: the planned arena + the stack
+    macs: int
+    parameters: int
+    instructions: int = 0  # C: per inference (estimated, or measured on QEMU); 0 for TFLM
+    measured_on: str = ""  # where the figures come from ("tflm", "arm-none-eabi-gcc + cost model", "qemu")
+
+
+@dataclass(frozen=True)
 class Limits:
-    """Hard limits in bytes / MACs; 0 = none."""
+    """Hard limits in bytes / MACs / instructions; 0 = none."""
 
     max_flash: int = 0
     max_ram: int = 0
     max_macs: int = 0
+    max_instructions: int = 0
 
-    def names(self) -> list[str]:
-        """The limits that are set, in the order of `violations`."""
-        return [name for name, limit in (("flash", self.max_flash), ("arena", self.max_ram), ("macs", self.max_macs))
-                if limit]
+    def _checks(self, budget: Budget) -> list[tuple[str, int, int, str]]:
+        rows = [("flash", budget.flash_bytes, self.max_flash, " B"), ("ram", budget.ram_bytes, self.max_ram, " B"),
+                ("macs", budget.macs, self.max_macs, ""),
+                ("instructions", budget.instructions, self.max_instructions, "")]
+        return [row for row in rows if row[2]]
 
-    def violations(self, budget: "Budget") -> list[float]:
-        """Optuna's constraint values: > 0 where a limit is exceeded (by that many bytes or MACs)."""
-        pairs = [(budget.flash_bytes, self.max_flash), (budget.arena_bytes, self.max_ram), (budget.macs, self.max_macs)]
-        return [float(value - limit) for value, limit in pairs if limit]
+    def violations(self, budget: Budget) -> dict[str, float]:
+        """Optuna's constraint values by name: > 0 where a limit is exceeded (by that much)."""
+        return {name: float(value - limit) for name, value, limit, _ in self._checks(budget)}
 
-    def describe_excess(self, budget: "Budget") -> str:
+    def describe_excess(self, budget: Budget) -> str:
         """'flash 30,312 B > 24,576 B; ...' for every limit exceeded; '' when within all."""
-        names = [("flash", budget.flash_bytes, self.max_flash, "B"), ("arena", budget.arena_bytes, self.max_ram, "B"),
-                 ("MACs", budget.macs, self.max_macs, "")]
-        return "; ".join(f"{name} {value:,}{' ' + unit if unit else ''} > {limit:,}{' ' + unit if unit else ''}"
-                         for name, value, limit, unit in names if limit and value > limit)
+        return "; ".join(f"{name} {value:,}{unit} > {limit:,}{unit}"
+                         for name, value, limit, unit in self._checks(budget) if value > limit)
+
+    def describe(self) -> str:
+        return ", ".join(f"{name} <= {limit:,}{unit}" for name, _, limit, unit in self._checks(Budget(0, 0, 0, 0))) \
+            or "none"
 
 
-@dataclass(frozen=True)
-class Budget:
-    flash_bytes: int  # the stripped int8 .tflite
-    arena_bytes: int  # the smallest TFLM arena that runs it (no margin)
-    macs: int
-    parameters: int
+def int8_tflite(model, calibration: np.ndarray, label: str = "model", variant: str = "int8_ptq") -> bytes:
+    """`model` (float or QAT) as the deployable full-integer .tflite: converted (a low-bit variant's
+    4- and 2-bit weights packed as INT4), strings stripped and checked."""
+    return strip_strings(convert_variant(variant, model, calibration), calibration, label)
 
 
-def measure_tflite(int8_tflite_bytes: bytes, parameters: int, label: str = "model") -> Budget:
-    """The budget of an int8 .tflite: its size, its measured arena, its MACs."""
-    model = read_tflite(int8_tflite_bytes, label)
-    arena = find_arena_size(model, margin=0.0, label=label).minimum_bytes
-    macs = int(layer_table(model)["macs"].sum())
-    return Budget(len(int8_tflite_bytes), arena, macs, parameters)
+def converter_variant(config: Config) -> str:
+    """How the converter treats the config's deployed model: a low-bit variant's own flags, else int8."""
+    return config.export.variant if config.export.variant in LOW_BIT else "int8_ptq"
 
 
-def int8_tflite(model, calibration: np.ndarray, label: str = "model") -> bytes:
-    """`model` (float or QAT) as the deployable int8 .tflite: converted, strings stripped and checked."""
-    return strip_strings(convert_variant("int8_ptq", model, calibration), calibration, label)
+def weight_bits(config: Config, model) -> list[int]:
+    """Bits of each conv/dense layer's weights under the config's variant (8 for the int8 variants)."""
+    from digitedge.optimize.lowbit import int4_layer_bits, mixed_layer_bits, weighted_layer_names
+
+    count = len(weighted_layer_names(model))
+    if config.export.variant == "mixed_qat":
+        return mixed_layer_bits(config.optimize.layer_bits, count)
+    return int4_layer_bits(count) if config.export.variant in LOW_BIT else [8] * count
 
 
-def measure_untrained(model_config: ModelConfig, calibration: np.ndarray) -> Budget:
-    """The budget of a proposal's architecture, from its untrained model."""
+def untrained_tflite(config: Config, calibration: np.ndarray) -> tuple[bytes, int]:
+    """A proposal as a full-integer .tflite from its untrained model (fake-quantized at its weight
+    bits when below 8, so flash counts packed INT4), and its parameter count."""
     from digitedge.model import build_model
 
-    model = build_model(model_config)
-    tflite_bytes = int8_tflite(model, calibration[:CALIBRATION_IMAGES], "proposal")
-    return measure_tflite(tflite_bytes, int(model.count_params()), "proposal")
+    model = build_model(config.model)
+    parameters = int(model.count_params())
+    variant = converter_variant(config)
+    if variant != "int8_ptq":
+        from digitedge.optimize.lowbit import quantize_low_bit
+
+        model = quantize_low_bit(model, weight_bits(config, model))
+    return int8_tflite(model, calibration[:CALIBRATION_IMAGES], "proposal", variant), parameters

@@ -31,8 +31,11 @@ class SearchSpace:
     epochs: tuple[int, int] = (10, 20)  # of the full run; a trial runs them on its subset
     max_shift_pixels: tuple[int, ...] = (0, 1, 2)
     qat_epochs: tuple[int, int] = (1, 3)
-    variants: tuple[str, ...] = ("int8_qat", "pruned_qat_int8")  # QAT alone, or pruning + QAT
+    # QAT alone, or pruning + QAT; LOW_BIT_VARIANTS add weights below 8 bits (`search --low-bit`)
+    variants: tuple[str, ...] = ("int8_qat", "pruned_qat_int8")
     sparsity: tuple[float, float] = (0.3, 0.8)
+    weight_bits: tuple[int, ...] = (8, 4, 2)  # of each block's and the head's weights in mixed_qat
+    prune_structures: tuple[str, ...] = ("block", "2:4")
 
     def signature(self) -> str:
         """A short hash of the space: equal spaces give equal signatures, on any machine."""
@@ -40,9 +43,19 @@ class SearchSpace:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+# digitedge.optimize.lowbit's: every layer 4-bit, bits per block (weight_bits), or structured pruning
+# (prune_structures) + 4-bit. Off by default: their QAT makes a first-rung trial several times slower.
+LOW_BIT_VARIANTS = ("int4_qat", "mixed_qat", "pruned_int4_qat")
+
+
+def with_low_bit(space: SearchSpace) -> SearchSpace:
+    return dataclasses.replace(space, variants=space.variants + LOW_BIT_VARIANTS)
+
+
 TINY = SearchSpace(depths=(2,), first_widths=(2, 4, 2), widths=(4, 8, 4), kernel_sizes=(3,), separable=(False,),
                    heads=("flatten", "gap"), epochs=(1, 2), max_shift_pixels=(0,), qat_epochs=(1, 1),
                    variants=("int8_qat",))  # for tests: seconds per trial
+TINY_LOW_BIT = dataclasses.replace(with_low_bit(TINY), prune_structures=("2:4",))  # the tiny model's layers are too small for blocks
 
 
 def pool_patterns(depth: int) -> list[str]:
@@ -67,10 +80,48 @@ def suggest(trial: optuna.Trial, space: SearchSpace) -> dict:
     trial.suggest_float("learning_rate", *space.learning_rate, log=True)
     trial.suggest_int("epochs", *space.epochs)
     trial.suggest_categorical("max_shift_pixels", list(space.max_shift_pixels))
-    trial.suggest_int("qat_epochs", *space.qat_epochs)
-    if trial.suggest_categorical("variant", list(space.variants)) == "pruned_qat_int8":
-        trial.suggest_float("sparsity", *space.sparsity, step=0.05)
+    suggest_compression(trial, space)
     return dict(trial.params)
+
+
+PRUNED_VARIANTS = ("pruned_qat_int8", "pruned_int4_qat")
+
+
+def suggest_compression(trial: optuna.Trial, space: SearchSpace) -> None:
+    """The compression knobs (the hook where new ones go: each a parameter here, a line in
+    compression_to_config, a recipe in digitedge.search.objective.RECIPES)."""
+    trial.suggest_int("qat_epochs", *space.qat_epochs)  # the low-bit variants' QAT epochs too
+    variant = trial.suggest_categorical("variant", list(space.variants))
+    if variant in PRUNED_VARIANTS:
+        trial.suggest_float("sparsity", *space.sparsity, step=0.05)
+    if variant == "pruned_int4_qat":
+        trial.suggest_categorical("prune_structure", list(space.prune_structures))
+    if variant == "mixed_qat":
+        for block in range(1, trial.params["depth"] + 1):
+            trial.suggest_categorical(f"bits{block}", list(space.weight_bits))
+        trial.suggest_categorical("bits_head", list(space.weight_bits))
+
+
+def layer_bits(params: dict) -> list[int]:
+    """mixed_qat's bits per conv/dense layer in model order: a separable block's depthwise and 1x1
+    layers share the block's bits, the dense head has its own."""
+    bits = []
+    for block in range(1, params["depth"] + 1):
+        bits += [params[f"bits{block}"]] * (2 if params.get(f"separable{block}") else 1)
+    return bits + [params["bits_head"]]
+
+
+def compression_to_config(params: dict, config: Config) -> None:
+    """Write the compression knobs of `params` into `config` (in place)."""
+    config.optimize.qat_epochs = config.optimize.prune_qat_epochs = params["qat_epochs"]
+    config.optimize.low_bit_epochs = params["qat_epochs"]
+    config.export.variant = params["variant"]
+    if params["variant"] in PRUNED_VARIANTS:
+        config.optimize.target_sparsity = round(params["sparsity"], 4)
+    if params["variant"] == "pruned_int4_qat":
+        config.optimize.prune_structure = params["prune_structure"]
+    if params["variant"] == "mixed_qat":
+        config.optimize.layer_bits = layer_bits(params)
 
 
 def to_config(params: dict, base: Config) -> Config:
@@ -89,10 +140,7 @@ def to_config(params: dict, base: Config) -> Config:
     config.train.epochs = params["epochs"]
     config.train.max_shift_pixels = params["max_shift_pixels"]
     config.train.augment = params["max_shift_pixels"] > 0
-    config.optimize.qat_epochs = config.optimize.prune_qat_epochs = params["qat_epochs"]
-    config.export.variant = params["variant"]
-    if params["variant"] == "pruned_qat_int8":
-        config.optimize.target_sparsity = round(params["sparsity"], 4)
+    compression_to_config(params, config)
     return config.validate()
 
 
@@ -101,7 +149,10 @@ def short(params: dict) -> str:
     depth = params["depth"]
     blocks = "-".join(f"{params[f'width{b}']}{'s' if params.get(f'separable{b}') else ''}k{params[f'kernel{b}']}"
                       for b in range(1, depth + 1))
-    variant = "qat" if params["variant"] == "int8_qat" else f"prune{params['sparsity']:.2f}+qat"
+    variant = {"int8_qat": "qat", "pruned_qat_int8": "prune{sparsity:.2f}+qat", "int4_qat": "int4",
+               "mixed_qat": "bits{bits}", "pruned_int4_qat": "{prune_structure}{sparsity:.2f}+int4"}[params["variant"]]
+    variant = variant.format(bits="/".join(map(str, layer_bits(params))) if params["variant"] == "mixed_qat" else "",
+                             sparsity=params.get("sparsity", 0), prune_structure=params.get("prune_structure", ""))
     return (f"{blocks} pool@{params[f'pools_depth{depth}']} {params['head']} lr={params['learning_rate']:.2g} "
             f"ep={params['epochs']} shift={params['max_shift_pixels']} {variant}x{params['qat_epochs']}")
 
@@ -117,7 +168,7 @@ def smallest(space: SearchSpace) -> dict:
     for block in range(2, depth + 1):
         params.update({f"width{block}": space.widths[0], f"kernel{block}": min(space.kernel_sizes),
                        f"separable{block}": max(space.separable)})
-    if params["variant"] == "pruned_qat_int8":
+    if params["variant"] in PRUNED_VARIANTS:
         params["sparsity"] = space.sparsity[0]
     return params
 

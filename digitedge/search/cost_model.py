@@ -1,0 +1,106 @@
+"""Instructions per inference of the generated C on one core, estimated from a model's layers.
+
+QEMU counts instructions but takes seconds per model; the search needs an answer in well under a
+second for every proposal. So each core gets a linear cost model: instructions per MAC for each
+layer kind (convolution, depthwise, fully connected), per output element (requantization, fused
+pools), and a fixed part, fitted by non-negative least squares on relative error to QEMU's counts for
+a few untrained models drawn from the search space. The finalists still run on QEMU and their
+measured figure replaces the estimate.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+FEATURES = ("conv_macs", "depthwise_macs", "fully_connected_macs", "low_bit_conv_macs", "low_bit_depthwise_macs",
+            "low_bit_fully_connected_macs", "output_elements", "fixed")
+_MAC_KINDS = {"CONV_2D": "conv_macs", "DEPTHWISE_CONV_2D": "depthwise_macs",
+              "FULLY_CONNECTED": "fully_connected_macs"}
+
+
+def layer_features(tflite_bytes: bytes) -> np.ndarray:
+    """The model's FEATURES: MACs per layer kind (8-bit filters apart from packed 4/2-bit ones, whose
+    kernels unpack as they go), output elements of every layer, and 1."""
+    from digitedge.micro.profile import layer_macs
+    from digitedge.tflite_model import read_tflite
+
+    model = read_tflite(tflite_bytes, "proposal")
+    values = dict.fromkeys(FEATURES, 0.0)
+    for index, op in enumerate(model.operators):
+        if op.name in _MAC_KINDS:
+            low_bit = model.tensors[op.inputs[1]].bits == 4
+            values[("low_bit_" if low_bit else "") + _MAC_KINDS[op.name]] += layer_macs(model, index)
+        values["output_elements"] += float(np.prod(model.tensors[op.outputs[0]].shape))
+    values["fixed"] = 1.0
+    return np.array([values[name] for name in FEATURES])
+
+
+@dataclass(frozen=True)
+class CostModel:
+    """One core's fitted costs, and what the calibration measured alongside them."""
+
+    board: str
+    coefficients: tuple[float, ...]  # instructions per unit of each of FEATURES
+    stack_bytes: int  # the largest stack high-water mark QEMU saw while calibrating
+    calibration_models: int
+    worst_relative_error: float  # of the fit on its own calibration models
+
+    def estimate(self, tflite_bytes: bytes) -> int:
+        return int(round(float(layer_features(tflite_bytes) @ np.array(self.coefficients))))
+
+    def save(self, path: Path) -> None:
+        from digitedge.rundir import write_files
+
+        write_files({path.name: json.dumps(asdict(self), indent=2).encode()}, path.parent)
+
+    @classmethod
+    def load(cls, path: Path) -> "CostModel":
+        values = json.loads(Path(path).read_text())
+        return cls(**{**values, "coefficients": tuple(values["coefficients"])})
+
+
+def fit(board: str, features: np.ndarray, instructions: np.ndarray, stack_bytes: int) -> CostModel:
+    """Non-negative costs minimizing relative error (a small model's count matters as much as a big one's)."""
+    from scipy.optimize import nnls
+
+    weights = 1.0 / np.asarray(instructions, float)
+    coefficients, _ = nnls(features * weights[:, None], np.ones(len(instructions)))
+    predicted = features @ coefficients
+    worst = float(np.max(np.abs(predicted - instructions) / instructions))
+    return CostModel(board, tuple(float(c) for c in coefficients), int(stack_bytes), len(instructions), worst)
+
+
+def calibration_tflites(space, base, calibration_images: np.ndarray, count: int, seed: int = 0) -> list[bytes]:
+    """`count` untrained proposals of `space` drawn by Optuna's random sampler, as int8 .tflite."""
+    import optuna
+
+    from digitedge.errors import DigitedgeError
+    from digitedge.search import space as search_space
+    from digitedge.search.budget import untrained_tflite
+
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
+    models: list[bytes] = []
+    for _ in range(count * 5):
+        if len(models) == count:
+            break
+        trial = study.ask()
+        try:
+            config = search_space.to_config(search_space.suggest(trial, space), base)
+        except DigitedgeError:
+            continue
+        models.append(untrained_tflite(config, calibration_images)[0])
+    return models
+
+
+def calibrate(board: str, tflites: list[bytes], images_uint8: np.ndarray, labels: np.ndarray) -> CostModel:
+    """Run each model on `board`'s QEMU machine (instructions counted) and fit its cost model."""
+    from digitedge.cgen.qemu import run_on_qemu
+
+    results = [run_on_qemu(tflite, images_uint8, labels, board=board) for tflite in tflites]
+    features = np.array([layer_features(tflite) for tflite in tflites])
+    counted = np.array([result.instructions_per_inference for result in results])
+    return fit(board, features, counted, max(result.stack_used_bytes for result in results))
