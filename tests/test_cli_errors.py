@@ -290,7 +290,7 @@ CASES = {
     "config: zero epochs": (_toml_case("[train]\nepochs = 0\n"), "bad.toml: train.epochs must be at least 1, got 0",
                             False),
     "config: negative epochs": (_toml_case("[optimize]\nqat_epochs = -2\n"),
-                                "bad.toml: optimize.qat_epochs, prune_epochs and prune_qat_epochs must be at least 1",
+                                "bad.toml: optimize.qat_epochs, prune_epochs, prune_qat_epochs and low_bit_epochs must be at least 1",
                                 False),
     "config: sparsity outside (0, 1)": (_toml_case("[optimize]\ntarget_sparsity = 1.5\n"),
                                         "bad.toml: optimize.target_sparsity must be in (0, 1), got 1.5", False),
