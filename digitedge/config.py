@@ -70,9 +70,11 @@ class OptimizeConfig:
     target_sparsity: float = 0.75
     learning_rate: float = 1e-4
     prune_learning_rate: float = 5e-4
-    low_bit_epochs: int = 2  # 4-bit and mixed-precision QAT (and the QAT of the structured-pruned model)
-    low_bit_learning_rate: float = 1e-4
-    low_bit_schedule: str = "constant"  # "cosine": decay from low_bit_learning_rate to 0 over the low-bit epochs
+    # 4-bit and mixed-precision QAT (and the QAT of the structured-pruned model): chosen on validation
+    # (scripts/tune_lowbit.py; README "Below 8 bits")
+    low_bit_epochs: int = 4
+    low_bit_learning_rate: float = 5e-4
+    low_bit_schedule: str = "cosine"  # decay from low_bit_learning_rate to 0 over the low-bit epochs, or "constant"
     # bits of each conv/dense layer's weights in the mixed_qat model, in model order (8, 4 or 2);
     # empty: the first layer 8-bit, the last 2-bit, the others 4-bit (BitNetMCU's finding)
     layer_bits: list[int] = field(default_factory=list)

@@ -1,8 +1,9 @@
 """Tries one low-bit QAT recipe from a trained float model and prints the converted .tflite's accuracy on
-TFLite Micro over the VALIDATION split (never the test set), with the training's CPU seconds per epoch.
+TFLite Micro over the validation split, with the training's CPU seconds per epoch. Recipes are chosen
+on validation; `--split test` is for measuring the chosen one once, at the end.
 
     python scripts/tune_lowbit.py RUN_DIR VARIANT --epochs 4 --lr 5e-4 --schedule cosine [--dense-bits 8]
-        [--block-sparsity 0.7 --prune-epochs 4]
+        [--block-sparsity 0.7 --prune-epochs 4] [--split test]
 
 RUN_DIR holds train/model.keras and config.toml; VARIANT is int4_qat, mixed_qat or pruned_int4_qat.
 """
@@ -28,6 +29,7 @@ def main() -> None:
     parser.add_argument("--dense-bits", type=int, default=4)
     parser.add_argument("--block-sparsity", type=float, default=0.5)
     parser.add_argument("--prune-epochs", type=int, default=4)
+    parser.add_argument("--split", choices=["validation", "test"], default="validation")
     args = parser.parse_args()
 
     import tf_keras as keras
@@ -71,12 +73,13 @@ def main() -> None:
                                      callbacks=callbacks)
     qat_cpu = time.process_time() - qat_start
     tflite = convert_variant(args.variant, qat, representative_images(x_train, 500, config.seed))
-    predictions = run_tflm(tflite, x_val).argmax(axis=1)
+    x_eval, y_eval = (normalize(mnist.x_test), mnist.y_test) if args.split == "test" else (x_val, y_val)
+    predictions = run_tflm(tflite, x_eval).argmax(axis=1)
     print(json.dumps({"variant": args.variant, "bits": bits, "epochs": args.epochs, "lr": args.lr,
                       "schedule": args.schedule, "block_sparsity": args.block_sparsity,
                       "prune_epochs": args.prune_epochs if prune_cpu else 0,
                       "keras_val_accuracy": round(float(metrics["val_accuracy"].iloc[-1]), 5),
-                      "tflm_val_accuracy": round(float(np.mean(predictions == y_val)), 5),
+                      f"tflm_{args.split}_accuracy": round(float(np.mean(predictions == y_eval)), 5),
                       "kernel_sparsity": round(kernel_sparsity(qat), 4), "tflite_bytes": len(tflite),
                       "qat_cpu_s_per_epoch": round(qat_cpu / args.epochs, 1),
                       "prune_cpu_s_per_epoch": round(prune_cpu / args.prune_epochs, 1) if prune_cpu else 0}))
