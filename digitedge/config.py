@@ -19,6 +19,7 @@ HEADS = ("flatten", "gap")
 TECHNIQUES = ("qat", "prune", "prune_qat", "int4_qat", "mixed_qat", "pruned_int4_qat")
 WEIGHT_BITS = (8, 4, 2)  # what optimize.layer_bits may hold (2-bit weights are stored as INT4 in [-1, 1])
 PRUNE_STRUCTURES = ("block", "2:4", "unstructured")  # of the pruned_int4_qat model
+LR_SCHEDULES = ("constant", "cosine")  # of the low-bit QAT's learning rate
 
 
 @dataclass
@@ -69,8 +70,11 @@ class OptimizeConfig:
     target_sparsity: float = 0.75
     learning_rate: float = 1e-4
     prune_learning_rate: float = 5e-4
-    low_bit_epochs: int = 2  # 4-bit and mixed-precision QAT (and the QAT of the structured-pruned model)
-    low_bit_learning_rate: float = 1e-4
+    # 4-bit and mixed-precision QAT (and the QAT of the structured-pruned model): chosen on validation
+    # (scripts/tune_lowbit.py; README "Below 8 bits")
+    low_bit_epochs: int = 4
+    low_bit_learning_rate: float = 5e-4
+    low_bit_schedule: str = "cosine"  # decay from low_bit_learning_rate to 0 over the low-bit epochs, or "constant"
     # bits of each conv/dense layer's weights in the mixed_qat model, in model order (8, 4 or 2);
     # empty: the first layer 8-bit, the last 2-bit, the others 4-bit (BitNetMCU's finding)
     layer_bits: list[int] = field(default_factory=list)
@@ -166,6 +170,9 @@ class Config:
             (all(bits in WEIGHT_BITS for bits in self.optimize.layer_bits),
              f"optimize.layer_bits {self.optimize.layer_bits}: each entry must be one of "
              f"{', '.join(map(str, WEIGHT_BITS))}"),
+            (self.optimize.low_bit_schedule in LR_SCHEDULES,
+             f"optimize.low_bit_schedule must be one of {', '.join(LR_SCHEDULES)}, "
+             f"got {self.optimize.low_bit_schedule!r}"),
             (self.optimize.prune_structure in PRUNE_STRUCTURES,
              f"optimize.prune_structure must be one of {', '.join(PRUNE_STRUCTURES)}, "
              f"got {self.optimize.prune_structure!r}"),

@@ -38,6 +38,8 @@ def float_model(digits):
     ("[optimize]\nprune_block = [4, 2, 1]\n", "run.toml: optimize.prune_block [4, 2, 1] is not a block shape"),
     ("[optimize]\nprune_structure = \"3:4\"\n", "run.toml: optimize.prune_structure must be one of block, 2:4, "
                                                 "unstructured, got '3:4'"),
+    ("[optimize]\nlow_bit_schedule = \"step\"\n", "run.toml: optimize.low_bit_schedule must be one of constant, "
+                                                  "cosine, got 'step'"),
 ])
 def test_bad_low_bit_values_are_one_line_errors(tmp_path, text, message):
     path = tmp_path / "run.toml"

@@ -130,4 +130,4 @@ def train_pruned_low_bit_qat(pruned_model: keras.Model, layer_bits: list[int], x
     """Low-bit QAT copy of a pruned (stripped) model, fine-tuned config.low_bit_epochs with its zeros kept."""
     return train_low_bit_qat(pruned_model, layer_bits, x_train, y_train, x_val, y_val,
                              epochs=config.low_bit_epochs, learning_rate=config.low_bit_learning_rate, seed=seed,
-                             batch_size=batch_size, callbacks=(KeepZeros(),))
+                             schedule=config.low_bit_schedule, batch_size=batch_size, callbacks=(KeepZeros(),))

@@ -63,7 +63,7 @@ def run_optimize(context: Context) -> None:
     batch, options = config.train.batch_size, config.optimize
     layer_count = len(weighted_layer_names(float_model))
     low_bit = {"epochs": options.low_bit_epochs, "learning_rate": options.low_bit_learning_rate,
-               "seed": config.seed, "batch_size": batch}
+               "schedule": options.low_bit_schedule, "seed": config.seed, "batch_size": batch}
     make_deterministic(config.seed)  # op determinism too, when train was done by an earlier process
     with context.recording("optimize") as facts:
         trained = {}
