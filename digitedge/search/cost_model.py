@@ -32,7 +32,7 @@ def layer_features(tflite_bytes: bytes) -> np.ndarray:
     values = dict.fromkeys(FEATURES, 0.0)
     for index, op in enumerate(model.operators):
         if op.name in _MAC_KINDS:
-            low_bit = model.tensors[op.inputs[1]].bits == 4
+            low_bit = model.tensors[op.inputs[1]].dtype == "int4"
             values[("low_bit_" if low_bit else "") + _MAC_KINDS[op.name]] += layer_macs(model, index)
         values["output_elements"] += float(np.prod(model.tensors[op.outputs[0]].shape))
     values["fixed"] = 1.0
