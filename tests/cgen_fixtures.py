@@ -285,3 +285,21 @@ def compact_test_outputs(count: int = 1000) -> tuple[np.ndarray, np.ndarray, np.
     images, labels = mnist.x_test[:count], mnist.y_test[:count]
     model_inputs = quantize_images(images, read_tflite(compact_int8()).input)
     return images, labels, model_inputs, tflm_outputs(compact_int8(), model_inputs)
+
+
+def case_with_oracle(tflite_bytes: bytes) -> tuple[bytes, np.ndarray, np.ndarray]:
+    """A test model, 24 random inputs for it and TFLite Micro's outputs: what every generated-C case is checked against."""
+    from digitedge.cgen import tflm_outputs
+
+    model_inputs = random_inputs(tflite_bytes, 24, seed=3)
+    return tflite_bytes, model_inputs, tflm_outputs(tflite_bytes, model_inputs)
+
+
+def assert_host_matches_tflite_micro(name: str, case: tuple[bytes, np.ndarray, np.ndarray]) -> None:
+    """The generated C's plain path, compiled for the host, gives TFLite Micro's outputs bit for bit."""
+    from digitedge.cgen import run_on_host
+
+    tflite_bytes, model_inputs, expected = case
+    assert len(np.unique(expected)) > 4, "degenerate test model: outputs barely vary"
+    differing = np.flatnonzero(np.any(run_on_host(tflite_bytes, model_inputs) != expected, axis=1))
+    assert differing.size == 0, f"{name}: {differing.size} of {len(expected)} outputs differ"

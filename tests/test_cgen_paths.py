@@ -11,14 +11,15 @@ import functools
 import numpy as np
 import pytest
 
-from digitedge.cgen import generate_c_sources, run_on_host, tflm_outputs
+from digitedge.cgen import generate_c_sources
 from digitedge.cgen.lower import lower, planned_graph
 from digitedge.cgen.layers import ConvPool, fuse_pools, parse_model
 from digitedge.cgen.plan import ALIGNMENT
 from digitedge.cgen.sparse import decode, encode, sparse_if_smaller
 from arm_toolchain import needs_arm_toolchain
 from cgen_cross import run_cases_on_board
-from cgen_fixtures import compact_int8, conv_model, fully_connected_model, random_inputs
+from cgen_fixtures import (assert_host_matches_tflite_micro, case_with_oracle, compact_int8, conv_model,
+                           fully_connected_model)
 
 CASES = {
     # channel counts: odd, not multiples of 4 or 16; taps 27 and 45 pad to groups of four / 16-lane tails
@@ -59,17 +60,12 @@ CASES = {
 
 @functools.lru_cache(maxsize=None)
 def _case(name: str) -> tuple[bytes, np.ndarray, np.ndarray]:
-    tflite_bytes = CASES[name]()
-    model_inputs = random_inputs(tflite_bytes, 24, seed=3)
-    return tflite_bytes, model_inputs, tflm_outputs(tflite_bytes, model_inputs)
+    return case_with_oracle(CASES[name]())
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_plain_path_on_the_host_matches_tflite_micro(name):
-    tflite_bytes, model_inputs, expected = _case(name)
-    assert len(np.unique(expected)) > 4, "degenerate test model: outputs barely vary"
-    differing = np.flatnonzero(np.any(run_on_host(tflite_bytes, model_inputs) != expected, axis=1))
-    assert differing.size == 0, f"{name}: {differing.size} of {len(expected)} outputs differ"
+    assert_host_matches_tflite_micro(name, _case(name))
 
 
 @needs_arm_toolchain
