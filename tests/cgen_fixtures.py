@@ -303,3 +303,14 @@ def assert_host_matches_tflite_micro(name: str, case: tuple[bytes, np.ndarray, n
     assert len(np.unique(expected)) > 4, "degenerate test model: outputs barely vary"
     differing = np.flatnonzero(np.any(run_on_host(tflite_bytes, model_inputs) != expected, axis=1))
     assert differing.size == 0, f"{name}: {differing.size} of {len(expected)} outputs differ"
+
+
+def assert_board_matches_tflite_micro(board_name: str, cases: dict, tmp_path) -> None:
+    """Every case (name -> case_with_oracle's triple) run in one firmware image on the core gives TFLite Micro's bytes."""
+    from cgen_cross import run_cases_on_board
+
+    names = sorted(cases)
+    models, inputs, expected = zip(*(cases[name] for name in names))
+    mismatches = run_cases_on_board(board_name, list(models), list(inputs), list(expected), tmp_path)
+    failing = {name: count for name, count in zip(names, mismatches) if count}
+    assert not failing, f"{board_name}: output bytes differing from TFLite Micro per case: {failing}"

@@ -21,8 +21,8 @@ from digitedge.tflite_model import pack_int4, read_tflite, unpack_int4
 from arm_toolchain import needs_arm_toolchain
 from cgen_cross import run_cases_on_board
 from lowbit_fixtures import low_bit, qat_int4, with_layer_bits
-from cgen_fixtures import (assert_host_matches_tflite_micro, case_with_oracle, conv_model, fully_connected_model,
-                           random_inputs)
+from cgen_fixtures import (assert_board_matches_tflite_micro, assert_host_matches_tflite_micro, case_with_oracle,
+                           conv_model, fully_connected_model, random_inputs)
 
 CASES = {
     # 27 taps (odd: the last byte of each row holds one nibble), 5 channels, input zero point -128
@@ -88,11 +88,7 @@ def test_plain_path_on_the_host_matches_tflite_micro(name):
 @needs_arm_toolchain
 @pytest.mark.parametrize("board_name", ["m0", "m3", "m4", "m7", "m33", "m55"])
 def test_every_case_matches_tflite_micro_on_the_core(board_name, tmp_path):
-    names = sorted(CASES)
-    models, inputs, expected = zip(*(_case(name) for name in names))
-    mismatches = run_cases_on_board(board_name, list(models), list(inputs), list(expected), tmp_path)
-    failing = {name: count for name, count in zip(names, mismatches) if count}
-    assert not failing, f"{board_name}: output bytes differing from TFLite Micro per case: {failing}"
+    assert_board_matches_tflite_micro(board_name, {name: _case(name) for name in CASES}, tmp_path)
 
 
 def test_each_case_is_packed_at_its_bits_with_both_extremes():

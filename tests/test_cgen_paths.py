@@ -17,9 +17,8 @@ from digitedge.cgen.layers import ConvPool, fuse_pools, parse_model
 from digitedge.cgen.plan import ALIGNMENT
 from digitedge.cgen.sparse import decode, encode, sparse_if_smaller
 from arm_toolchain import needs_arm_toolchain
-from cgen_cross import run_cases_on_board
-from cgen_fixtures import (assert_host_matches_tflite_micro, case_with_oracle, compact_int8, conv_model,
-                           fully_connected_model)
+from cgen_fixtures import (assert_board_matches_tflite_micro, assert_host_matches_tflite_micro, case_with_oracle,
+                           compact_int8, conv_model, fully_connected_model)
 
 CASES = {
     # channel counts: odd, not multiples of 4 or 16; taps 27 and 45 pad to groups of four / 16-lane tails
@@ -71,11 +70,7 @@ def test_plain_path_on_the_host_matches_tflite_micro(name):
 @needs_arm_toolchain
 @pytest.mark.parametrize("board_name", ["m4", "m55", "m0"])  # DSP, MVE, plain C on ARM
 def test_every_case_matches_tflite_micro_on_the_core(board_name, tmp_path):
-    names = sorted(CASES)
-    models, inputs, expected = zip(*(_case(name) for name in names))
-    mismatches = run_cases_on_board(board_name, list(models), list(inputs), list(expected), tmp_path)
-    failing = {name: count for name, count in zip(names, mismatches) if count}
-    assert not failing, f"{board_name}: output bytes differing from TFLite Micro per case: {failing}"
+    assert_board_matches_tflite_micro(board_name, {name: _case(name) for name in CASES}, tmp_path)
 
 
 def test_the_cases_exercise_fusion_and_every_weight_layout():
