@@ -18,7 +18,7 @@ ARCHS = ("compact", "seed")
 HEADS = ("flatten", "gap")
 TECHNIQUES = ("qat", "prune", "prune_qat", "int4_qat", "mixed_qat", "pruned_int4_qat")
 WEIGHT_BITS = (8, 4, 2)  # what optimize.layer_bits may hold (2-bit weights are stored as INT4 in [-1, 1])
-PRUNE_STRUCTURES = ("block", "2:4", "unstructured")  # of the pruned_int4_qat model
+PRUNE_STRUCTURES = ("block", "2:4", "filters", "unstructured")  # of the pruned_int4_qat model
 LR_SCHEDULES = ("constant", "cosine")  # of the low-bit QAT's learning rate
 
 
@@ -74,6 +74,7 @@ class OptimizeConfig:
     # (scripts/tune_lowbit.py; README "Below 8 bits")
     low_bit_epochs: int = 4
     low_bit_learning_rate: float = 5e-4
+    low_bit_shift_pixels: int = 0  # random shift of the low-bit QAT's training images (0: none)
     low_bit_schedule: str = "cosine"  # decay from low_bit_learning_rate to 0 over the low-bit epochs, or "constant"
     # bits of each conv/dense layer's weights in the mixed_qat model, in model order (8, 4 or 2);
     # empty: the first layer 8-bit, the last 2-bit, the others 4-bit (BitNetMCU's finding)
@@ -83,6 +84,7 @@ class OptimizeConfig:
     prune_structure: str = "block"
     prune_block: list[int] = field(default_factory=lambda: [4, 2])  # "block": filter taps x output channels
     block_sparsity: float = 0.5  # "block": the share of zeros (2:4 fixes its own, 50 %)
+    filter_sparsity: float = 0.5  # "filters": the share of filters removed from every convolution after the first
 
 
 @dataclass
@@ -161,6 +163,10 @@ class Config:
              f"optimize.target_sparsity must be in (0, 1), got {self.optimize.target_sparsity}"),
             (0 < self.optimize.block_sparsity < 1,
              f"optimize.block_sparsity must be in (0, 1), got {self.optimize.block_sparsity}"),
+            (0 <= self.optimize.low_bit_shift_pixels <= 4,
+             f"optimize.low_bit_shift_pixels must be in [0, 4], got {self.optimize.low_bit_shift_pixels}"),
+            (0 < self.optimize.filter_sparsity < 1,
+             f"optimize.filter_sparsity must be in (0, 1), got {self.optimize.filter_sparsity}"),
             (all(t in TECHNIQUES for t in self.optimize.techniques),
              f"optimize.techniques must be among {', '.join(TECHNIQUES)}"),
             (min(self.optimize.qat_epochs, self.optimize.prune_epochs, self.optimize.prune_qat_epochs,

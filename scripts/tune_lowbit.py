@@ -28,7 +28,12 @@ def main() -> None:
     parser.add_argument("--schedule", choices=["constant", "cosine"], default="constant")
     parser.add_argument("--dense-bits", type=int, default=4)
     parser.add_argument("--block-sparsity", type=float, default=0.5)
+    parser.add_argument("--filter-sparsity", type=float, default=0.0,
+                        help="pruned_int4_qat: remove this share of filters instead of block pruning")
+    parser.add_argument("--qat-bits", type=int, default=4, help="pruned_int4_qat: weight bits of its QAT (8 or 4)")
     parser.add_argument("--prune-epochs", type=int, default=4)
+    parser.add_argument("--shift", type=int, default=0, help="QAT images shifted by up to this many pixels")
+    parser.add_argument("--seed", type=int, default=None, help="QAT seed (default: the run's)")
     parser.add_argument("--split", choices=["validation", "test"], default="validation")
     args = parser.parse_args()
 
@@ -38,10 +43,13 @@ def main() -> None:
     from digitedge.convert import convert_variant, representative_images
     from digitedge.data import load_mnist, normalize, split_validation
     from digitedge.modelio import load_keras_model
+    from digitedge.optimize.filters import train_filter_pruned
     from digitedge.optimize.finetune import kernel_sparsity, steps_per_epoch
     from digitedge.optimize.lowbit import int4_layer_bits, mixed_layer_bits, train_low_bit_qat, weighted_layer_names
     from digitedge.optimize.structured import KeepZeros, train_structured_pruned
+    from digitedge.micro.profile import layer_table
     from digitedge.runtime.tflm import run_tflm
+    from digitedge.tflite_model import read_tflite
 
     config = load_config(args.run_dir / "config.toml")
     mnist = load_mnist()
@@ -56,7 +64,14 @@ def main() -> None:
     cpu = time.process_time()
     prune_cpu = 0.0
     callbacks = ()
-    if args.variant == "pruned_int4_qat":
+    if args.variant == "pruned_int4_qat" and args.filter_sparsity:
+        options = dataclasses.replace(config.optimize, prune_structure="filters", filter_sparsity=args.filter_sparsity,
+                                      prune_epochs=args.prune_epochs)
+        model, _ = train_filter_pruned(model, x_train, y_train, x_val, y_val, options, config.model, config.seed,
+                                       batch_size=config.train.batch_size, shift_pixels=args.shift)
+        prune_cpu = time.process_time() - cpu
+        bits = [args.qat_bits] * count
+    elif args.variant == "pruned_int4_qat":
         options = dataclasses.replace(config.optimize, prune_structure="block", block_sparsity=args.block_sparsity,
                                       prune_epochs=args.prune_epochs)
         model, _ = train_structured_pruned(model, x_train, y_train, x_val, y_val, options, config.seed,
@@ -69,18 +84,19 @@ def main() -> None:
             args.lr, args.epochs * steps_per_epoch(len(x_train), config.train.batch_size))
     qat_start = time.process_time()
     qat, metrics = train_low_bit_qat(model, bits, x_train, y_train, x_val, y_val, epochs=args.epochs,
-                                     learning_rate=lr, seed=config.seed, batch_size=config.train.batch_size,
-                                     callbacks=callbacks)
+                                     learning_rate=lr, seed=config.seed if args.seed is None else args.seed,
+                                     batch_size=config.train.batch_size, shift_pixels=args.shift, callbacks=callbacks)
     qat_cpu = time.process_time() - qat_start
     tflite = convert_variant(args.variant, qat, representative_images(x_train, 500, config.seed))
     x_eval, y_eval = (normalize(mnist.x_test), mnist.y_test) if args.split == "test" else (x_val, y_val)
     predictions = run_tflm(tflite, x_eval).argmax(axis=1)
     print(json.dumps({"variant": args.variant, "bits": bits, "epochs": args.epochs, "lr": args.lr,
-                      "schedule": args.schedule, "block_sparsity": args.block_sparsity,
+                      "schedule": args.schedule, "shift": args.shift, "seed": args.seed, "block_sparsity": args.block_sparsity,
                       "prune_epochs": args.prune_epochs if prune_cpu else 0,
                       "keras_val_accuracy": round(float(metrics["val_accuracy"].iloc[-1]), 5),
                       f"tflm_{args.split}_accuracy": round(float(np.mean(predictions == y_eval)), 5),
-                      "kernel_sparsity": round(kernel_sparsity(qat), 4), "tflite_bytes": len(tflite),
+                      "macs": int(layer_table(read_tflite(tflite, args.variant))["macs"].sum()),
+                      "kernel_sparsity": round(kernel_sparsity(qat), 4), "filter_sparsity": args.filter_sparsity, "tflite_bytes": len(tflite),
                       "qat_cpu_s_per_epoch": round(qat_cpu / args.epochs, 1),
                       "prune_cpu_s_per_epoch": round(prune_cpu / args.prune_epochs, 1) if prune_cpu else 0}))
 

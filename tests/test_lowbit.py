@@ -3,6 +3,8 @@ that reject impossible plans before any training."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -36,7 +38,7 @@ def float_model(digits):
     ("[optimize]\nprune_block = [1, 1]\n", "run.toml: optimize.prune_block [1, 1] is not a block shape"),
     ("[optimize]\nprune_block = [4, 0]\n", "run.toml: optimize.prune_block [4, 0] is not a block shape"),
     ("[optimize]\nprune_block = [4, 2, 1]\n", "run.toml: optimize.prune_block [4, 2, 1] is not a block shape"),
-    ("[optimize]\nprune_structure = \"3:4\"\n", "run.toml: optimize.prune_structure must be one of block, 2:4, "
+    ("[optimize]\nprune_structure = \"3:4\"\n", "run.toml: optimize.prune_structure must be one of block, 2:4, filters, "
                                                 "unstructured, got '3:4'"),
     ("[optimize]\nlow_bit_schedule = \"step\"\n", "run.toml: optimize.low_bit_schedule must be one of constant, "
                                                   "cosine, got 'step'"),
@@ -123,3 +125,43 @@ def test_block_pruning_zeroes_whole_blocks_and_qat_keeps_them(float_model, digit
         assert abs(empty.mean() - options.block_sparsity) <= 0.05
         assert np.all(kernels[name].reshape(rows.shape)[rows == 0] == 0)  # the zeros survived QAT
     assert pruned.get_layer("conv1").get_weights()[0].all()  # the small first layer stays dense
+
+
+@pytest.mark.parametrize("model_config", [
+    Config().model,
+    dataclasses.replace(Config().model, filters=[6, 12, 15], separable=[False, True, False], head="gap",
+                        pool_after=[1]),
+])
+def test_filter_removal_computes_what_the_model_with_those_filters_zeroed_computes(model_config):
+    import tf_keras as keras
+
+    from digitedge.optimize.filters import kept_filters, narrow
+
+    keras.utils.set_random_seed(2)
+    model = build_model(model_config)
+    for weight in model.weights:  # positive biases: a removed filter would otherwise still pass ReLU(bias)
+        if weight.name.endswith("bias:0"):
+            weight.assign(np.random.default_rng(0).uniform(0.01, 0.1, weight.shape))
+    narrowed = narrow(model, model_config, 0.5)
+    assert [narrowed.get_layer(f"conv{i}").filters for i in (1, 2, 3)] == \
+        [model_config.filters[0], *(width - round(width * 0.5) for width in model_config.filters[1:])]
+    channels = np.arange(1)
+    for index in range(1, 4):  # zero each removed filter of the original (its weights and bias)
+        layer = model.get_layer(f"conv{index}")
+        kernel, bias = layer.get_weights()
+        keep = np.arange(kernel.shape[-1]) if index == 1 else kept_filters(kernel[:, :, channels], 0.5)
+        removed = np.setdiff1d(np.arange(kernel.shape[-1]), keep)
+        kernel[..., removed], bias[removed] = 0, 0
+        layer.set_weights([kernel, bias])
+        channels = keep
+    images = synthetic_digits(8, seed=5)[0]
+    np.testing.assert_allclose(narrowed.predict(images, verbose=0), model.predict(images, verbose=0), atol=1e-6)
+
+
+def test_filter_removal_needs_the_compact_architecture():
+    config = Config()
+    config.model.arch, config.optimize.prune_structure = "seed", "filters"
+    with pytest.raises(DigitedgeError) as caught:
+        check_plan(config.validate())
+    assert str(caught.value) == ("optimize.prune_structure = \"filters\" needs model.arch = \"compact\" "
+                                 "(the seed CNN's layers are fixed)")

@@ -46,15 +46,16 @@ def trained(number, accuracy, flash, params=None, state=optuna.trial.TrialState.
     return trial
 
 
-def test_promotion_is_the_top_third_per_flash_budget():
+def test_promotion_is_the_top_third_per_flash_band():
     rung = [trained(n, acc, flash) for n, (acc, flash) in enumerate(
-        [(0.90, 3000), (0.95, 9000), (0.80, 2000), (0.97, 9500), (0.85, 2500), (0.70, 1000)])]
+        [(0.90, 3000), (0.95, 9000), (0.80, 2000), (0.97, 9500), (0.85, 2500), (0.70, 1000), (0.75, 8000)])]
     over_limit = optuna.trial.create_trial(values=[0.99, 500, 100], params={"x": 50},
                                            distributions={"x": optuna.distributions.IntDistribution(0, 100)},
                                            user_attrs={"outcome": "trained"}, system_attrs={"constraints": [5.0]})
-    assert [t.number for t in promoted(rung + [over_limit], [])] == [3, 1]  # 6 // 3 = 2, infeasible never
-    # within 3,000 B: trials 0, 2, 4, 5 -> one promoted (0); within 10,000 B: 3 and 1
-    assert [t.number for t in promoted(rung, [3000, 10000])] == [3, 1, 0]
+    assert [t.number for t in promoted(rung + [over_limit], [])] == [3, 1]  # 7 // 3 = 2, infeasible never
+    # up to 3,000 B: trials 0, 2, 4, 5 -> one promoted (0); 3,001 to 10,000 B: 1, 3, 6 -> one (3)
+    assert [t.number for t in promoted(rung, [3000, 10000])] == [3, 0]
+    assert [t.number for t in promoted(rung, [3000, 9000])] == [0]  # 9,001 B and up: two trials, none yet
 
 
 def test_next_job_is_the_highest_rung_with_work():

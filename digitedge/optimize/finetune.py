@@ -1,7 +1,8 @@
 """The fine-tuning loop shared by every technique: seeded, plain model.fit, one row per epoch.
 
-Fine-tuning starts from a trained model, so there is no augmentation and no early stopping:
-the techniques need their fixed number of steps (the pruning schedule is laid out on them).
+Fine-tuning starts from a trained model, so there is no early stopping: the techniques need their
+fixed number of steps (the pruning schedule is laid out on them). Augmentation is off unless asked
+for: the low-bit techniques take the float training's random shifts, which their longer QAT needs.
 """
 
 from __future__ import annotations
@@ -59,14 +60,24 @@ class _EpochLog(keras.callbacks.Callback):
 
 def fine_tune(model: keras.Model, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray,
               y_val: np.ndarray, *, epochs: int, learning_rate: float, batch_size: int, seed: int,
-              callbacks: tuple = (), track_sparsity: bool = False) -> pd.DataFrame:
-    """Compile `model` with Adam and fit it in place; return the per-epoch metrics."""
+              callbacks: tuple = (), track_sparsity: bool = False, shift_pixels: int = 0) -> pd.DataFrame:
+    """Compile `model` with Adam and fit it in place (each training image shifted by up to
+    `shift_pixels`, as in the float training); return the per-epoch metrics."""
+    from digitedge.config import TrainConfig
+    from digitedge.train import make_dataset
+
     keras.utils.set_random_seed(seed)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     log = _EpochLog(track_sparsity)
-    model.fit(np.asarray(x_train, np.float32), np.asarray(y_train), batch_size=batch_size, epochs=epochs,
-              validation_data=(np.asarray(x_val, np.float32), np.asarray(y_val)), shuffle=True,
-              callbacks=[*callbacks, log], verbose=0)
+    validation = (np.asarray(x_val, np.float32), np.asarray(y_val))
+    if shift_pixels > 0:
+        shifting = TrainConfig(batch_size=batch_size, augment=True, max_shift_pixels=shift_pixels)
+        dataset, steps = make_dataset(np.asarray(x_train, np.float32), np.asarray(y_train), shifting, seed, True)
+        model.fit(dataset, steps_per_epoch=steps, epochs=epochs, validation_data=validation,
+                  callbacks=[*callbacks, log], verbose=0)
+    else:
+        model.fit(np.asarray(x_train, np.float32), np.asarray(y_train), batch_size=batch_size, epochs=epochs,
+                  validation_data=validation, shuffle=True, callbacks=[*callbacks, log], verbose=0)
     columns = METRIC_COLUMNS + (["sparsity"] if track_sparsity else [])
     return pd.DataFrame(log.rows)[columns]

@@ -21,6 +21,7 @@ from tensorflow_model_optimization.python.core.quantization.keras.experimental.d
     default_n_bit_quantize_configs as n_bit_configs, default_n_bit_quantize_registry as n_bit_registry,
     default_n_bit_quantize_scheme as n_bit_scheme, default_n_bit_quantizers as n_bit_quantizers)
 
+from digitedge.config import OptimizeConfig
 from digitedge.optimize.finetune import fine_tune, steps_per_epoch
 
 ACTIVATION_BITS = 8
@@ -147,13 +148,20 @@ def low_bit_learning_rate(learning_rate: float, schedule: str, steps: int):
     return learning_rate
 
 
+def low_bit_recipe(config: OptimizeConfig) -> dict:
+    """train_low_bit_qat's schedule arguments from the config: every low-bit model trains the same way."""
+    return {"epochs": config.low_bit_epochs, "learning_rate": config.low_bit_learning_rate,
+            "schedule": config.low_bit_schedule, "shift_pixels": config.low_bit_shift_pixels}
+
+
 def train_low_bit_qat(model: keras.Model, layer_bits: list[int], x_train: np.ndarray, y_train: np.ndarray,
                       x_val: np.ndarray, y_val: np.ndarray, *, epochs: int, learning_rate: float, seed: int,
-                      schedule: str = "constant", batch_size: int = 128,
+                      schedule: str = "constant", batch_size: int = 128, shift_pixels: int = 0,
                       callbacks: tuple = ()) -> tuple[keras.Model, pd.DataFrame]:
-    """QAT copy of `model` at `layer_bits` fine-tuned `epochs` (learning rate by `schedule`); `model` is untouched."""
+    """QAT copy of `model` at `layer_bits` fine-tuned `epochs` (learning rate by `schedule`, images shifted
+    by up to `shift_pixels`); `model` is untouched."""
     qat_model = quantize_low_bit(model, layer_bits)
     rate = low_bit_learning_rate(learning_rate, schedule, epochs * steps_per_epoch(len(x_train), batch_size))
     metrics = fine_tune(qat_model, x_train, y_train, x_val, y_val, epochs=epochs, learning_rate=rate,
-                        batch_size=batch_size, seed=seed, callbacks=callbacks)
+                        batch_size=batch_size, seed=seed, callbacks=callbacks, shift_pixels=shift_pixels)
     return qat_model, metrics

@@ -7,6 +7,7 @@ only, so each pruned Conv2D is trained as a stand-in holding its kernel as that 
 back as a Conv2D afterwards. The convolutions hold 99 % of the MACs: a pattern that skipped only the
 dense layer's zeros would make inference no faster.
 "2:4" (tfmot's sparsity_m_by_n) zeroes 2 of every 4 consecutive input channels of each filter row.
+"filters" removes whole filters instead (`digitedge.optimize.filters`).
 "unstructured" is the magnitude pruning of `train_pruned`.
 As there, layers under 2 % of the weights (the first convolution) stay dense.
 """
@@ -19,9 +20,9 @@ import tensorflow as tf
 import tensorflow_model_optimization as tfmot
 import tf_keras as keras
 
-from digitedge.config import OptimizeConfig
+from digitedge.config import ModelConfig, OptimizeConfig
 from digitedge.optimize.finetune import KERNEL_NAMES, clone_with_weights, fine_tune, steps_per_epoch
-from digitedge.optimize.lowbit import train_low_bit_qat
+from digitedge.optimize.lowbit import low_bit_recipe, train_low_bit_qat
 from digitedge.optimize.prune import MAX_PRUNING_FREQUENCY, layer_sparsities, pruning_schedule
 
 M_BY_N = (2, 4)
@@ -124,10 +125,23 @@ class KeepZeros(keras.callbacks.Callback):
             weight.assign(weight * mask)
 
 
+def train_structured_for_low_bit(model: keras.Model, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray,
+                                 y_val: np.ndarray, config: OptimizeConfig, model_config: ModelConfig, seed: int,
+                                 batch_size: int = 128) -> tuple[keras.Model, pd.DataFrame]:
+    """pruned_int4_qat's pruning by config.prune_structure: zeros in blocks or 2:4, or filters removed."""
+    if config.prune_structure == "filters":
+        from digitedge.optimize.filters import train_filter_pruned
+
+        return train_filter_pruned(model, x_train, y_train, x_val, y_val, config, model_config, seed,
+                                   batch_size=batch_size, shift_pixels=config.low_bit_shift_pixels)
+    return train_structured_pruned(model, x_train, y_train, x_val, y_val, config, seed, batch_size=batch_size)
+
+
 def train_pruned_low_bit_qat(pruned_model: keras.Model, layer_bits: list[int], x_train: np.ndarray,
                              y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray, config: OptimizeConfig,
                              seed: int, batch_size: int = 128) -> tuple[keras.Model, pd.DataFrame]:
-    """Low-bit QAT copy of a pruned (stripped) model, fine-tuned config.low_bit_epochs with its zeros kept."""
-    return train_low_bit_qat(pruned_model, layer_bits, x_train, y_train, x_val, y_val,
-                             epochs=config.low_bit_epochs, learning_rate=config.low_bit_learning_rate, seed=seed,
-                             schedule=config.low_bit_schedule, batch_size=batch_size, callbacks=(KeepZeros(),))
+    """Low-bit QAT copy of a pruned (stripped) model by the low-bit recipe, its zeros kept (a model
+    narrowed by filter removal has none to keep)."""
+    return train_low_bit_qat(pruned_model, layer_bits, x_train, y_train, x_val, y_val, seed=seed,
+                             batch_size=batch_size, **low_bit_recipe(config),
+                             callbacks=() if config.prune_structure == "filters" else (KeepZeros(),))

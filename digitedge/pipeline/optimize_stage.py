@@ -36,6 +36,10 @@ def check_plan(config: Config) -> None:
         raise DigitedgeError(f"optimize.layer_bits has {len(options.layer_bits)} entries; the model has "
                              f"{len(names)} conv/dense layers ({', '.join(names)}): "
                              "give one bit width (8, 4 or 2) each")
+    if "pruned_int4_qat" in options.techniques and options.prune_structure == "filters" \
+            and config.model.arch != "compact":
+        raise DigitedgeError('optimize.prune_structure = "filters" needs model.arch = "compact" '
+                             "(the seed CNN's layers are fixed)")
     if "pruned_int4_qat" in options.techniques and options.prune_structure == "block":
         from digitedge.optimize.structured import block_kernel_shapes
 
@@ -50,8 +54,9 @@ def check_plan(config: Config) -> None:
 def run_optimize(context: Context) -> None:
     from digitedge.modelio import save_keras_model
     from digitedge.optimize import kernel_sparsity, train_pruned, train_pruned_qat, train_qat
-    from digitedge.optimize.lowbit import int4_layer_bits, mixed_layer_bits, train_low_bit_qat, weighted_layer_names
-    from digitedge.optimize.structured import train_pruned_low_bit_qat, train_structured_pruned
+    from digitedge.optimize.lowbit import (int4_layer_bits, low_bit_recipe, mixed_layer_bits, train_low_bit_qat,
+                                           weighted_layer_names)
+    from digitedge.optimize.structured import train_pruned_low_bit_qat, train_structured_for_low_bit
     from digitedge.train import make_deterministic
 
     config, run = context.config, context.run
@@ -62,8 +67,7 @@ def run_optimize(context: Context) -> None:
     args = (*data, config.optimize, config.seed)
     batch, options = config.train.batch_size, config.optimize
     layer_count = len(weighted_layer_names(float_model))
-    low_bit = {"epochs": options.low_bit_epochs, "learning_rate": options.low_bit_learning_rate,
-               "schedule": options.low_bit_schedule, "seed": config.seed, "batch_size": batch}
+    low_bit = {**low_bit_recipe(options), "seed": config.seed, "batch_size": batch}
     make_deterministic(config.seed)  # op determinism too, when train was done by an earlier process
     with context.recording("optimize") as facts:
         trained = {}
@@ -72,7 +76,8 @@ def run_optimize(context: Context) -> None:
             """pruned_int4_qat starts from the pruned model, or from its own structured pruning."""
             if options.prune_structure == "unstructured":
                 return trained["pruned"]
-            model, metrics = train_structured_pruned(float_model, *args, batch_size=batch)
+            model, metrics = train_structured_for_low_bit(float_model, *data, options, config.model, config.seed,
+                                                          batch_size=batch)
             write_text(run.path("optimize", "pruned_structured_metrics.csv"), metrics.to_csv(index=False))
             return model
 

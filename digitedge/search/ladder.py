@@ -1,7 +1,7 @@
 """The fidelity ladder: successive halving as a thin layer over Optuna studies, one study per rung.
 
 Every proposal within the limits is trained on the first rung's small budget; the best fraction of a
-rung's finished trials (per flash budget, so each budget keeps its own contenders) is promoted by
+rung's finished trials (per band of flash between budgets, so each keeps its own contenders) is promoted by
 `enqueue_trial` into the next rung's study, up to the full recipe. Trials are compared only inside
 one rung's study, so only at equal budgets. All rungs live in the storage: workers sharing it share
 every rung, and a restarted search picks up the promotions and queued trials where they were.
@@ -58,15 +58,19 @@ def scored(trials: list[FrozenTrial]) -> list[FrozenTrial]:
 
 
 def promoted(lower: list[FrozenTrial], budgets: list[int], fraction: float = PROMOTE_FRACTION) -> list[FrozenTrial]:
-    """The top `fraction` (rounded down) by accuracy of the rung's scored trials, within each flash
-    budget (ties: smaller flash, then the earlier trial); most accurate first, each trial once."""
+    """The top `fraction` (rounded down) by accuracy of the rung's scored trials within each band of flash
+    between consecutive budgets (ties: smaller flash, then the earlier trial); most accurate first.
+
+    Bands, not nested budgets: a small model competes with its own size class, and the bands share out
+    the fraction, so each rung above costs no more than successive halving's 1/eta of the one below."""
     ranked = sorted(scored(lower), key=lambda t: (-t.values[0], t.values[1], t.number))
-    chosen: dict[int, FrozenTrial] = {}
-    for budget in budgets or [math.inf]:
-        within = [t for t in ranked if t.values[1] <= budget]
-        for trial in within[:math.floor(len(within) * fraction)]:
-            chosen.setdefault(trial.number, trial)
-    return sorted(chosen.values(), key=lambda t: (-t.values[0], t.values[1], t.number))
+    chosen: list[FrozenTrial] = []
+    floor = -math.inf
+    for budget in [*budgets, math.inf]:
+        band = [t for t in ranked if floor < t.values[1] <= budget]
+        chosen += band[:math.floor(len(band) * fraction)]
+        floor = budget
+    return sorted(chosen, key=lambda t: (-t.values[0], t.values[1], t.number))
 
 
 def pending_promotions(lower: list[FrozenTrial], upper: list[FrozenTrial], budgets: list[int],

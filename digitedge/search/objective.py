@@ -67,19 +67,19 @@ def _pruned_qat(config: Config, float_model, data: SearchData):
 
 
 def _low_bit_qat(config: Config, float_model, data: SearchData):
-    from digitedge.optimize.lowbit import train_low_bit_qat
+    from digitedge.optimize.lowbit import low_bit_recipe, train_low_bit_qat
 
     return train_low_bit_qat(float_model, weight_bits(config, float_model), data.x_train, data.y_train, data.x_val,
-                             data.y_val, epochs=config.optimize.low_bit_epochs,
-                             learning_rate=config.optimize.low_bit_learning_rate, seed=config.seed,
-                             batch_size=config.train.batch_size)[0]
+                             data.y_val, seed=config.seed, batch_size=config.train.batch_size,
+                             **low_bit_recipe(config.optimize))[0]
 
 
 def _structured_int4_qat(config: Config, float_model, data: SearchData):
-    from digitedge.optimize.structured import train_pruned_low_bit_qat, train_structured_pruned
+    from digitedge.optimize.structured import train_pruned_low_bit_qat, train_structured_for_low_bit
 
     args = (data.x_train, data.y_train, data.x_val, data.y_val, config.optimize, config.seed)
-    pruned, _ = train_structured_pruned(float_model, *args, batch_size=config.train.batch_size)
+    pruned, _ = train_structured_for_low_bit(float_model, *args[:5], config.model, config.seed,
+                                             batch_size=config.train.batch_size)
     return train_pruned_low_bit_qat(pruned, weight_bits(config, float_model), *args,
                                     batch_size=config.train.batch_size)[0]
 
