@@ -90,4 +90,7 @@ def untrained_tflite(config: Config, calibration: np.ndarray) -> tuple[bytes, in
         from digitedge.optimize.lowbit import quantize_low_bit
 
         model = quantize_low_bit(model, weight_bits(config, model))
+        # one training-mode pass sets each weight quantizer's range from the weights, as QAT would: with
+        # the initial ranges every 4-bit value rounds into [-1, 1] and the C would pack it as 2-bit
+        model(calibration[:CALIBRATION_IMAGES], training=True)
     return int8_tflite(model, calibration[:CALIBRATION_IMAGES], "proposal", variant), parameters

@@ -16,25 +16,33 @@ from pathlib import Path
 
 import numpy as np
 
-FEATURES = ("conv_macs", "depthwise_macs", "fully_connected_macs", "low_bit_conv_macs", "low_bit_depthwise_macs",
-            "low_bit_fully_connected_macs", "output_elements", "fixed")
-_MAC_KINDS = {"CONV_2D": "conv_macs", "DEPTHWISE_CONV_2D": "depthwise_macs",
-              "FULLY_CONNECTED": "fully_connected_macs"}
+FEATURES = ("conv_macs", "shallow_conv_macs", "conv_s4_macs", "conv_s2_macs", "depthwise_macs",
+            "fully_connected_macs", "output_elements", "fixed")
+SHALLOW_DEPTH = 4  # a convolution reading fewer channels has no whole SIMD group of them per tap
 
 
 def layer_features(tflite_bytes: bytes) -> np.ndarray:
-    """The model's FEATURES: MACs per layer kind (8-bit filters apart from packed 4/2-bit ones, whose
-    kernels unpack as they go), output elements of every layer, and 1."""
-    from digitedge.micro.profile import layer_macs
-    from digitedge.tflite_model import read_tflite
+    """The model's FEATURES, from the layers the C generator sees (its own decision of each filter's
+    stored bits): MACs per kind of kernel loop (8-bit convolutions over >= 4 input channels or fewer,
+    packed 4- and 2-bit convolutions, depthwise, fully connected), output elements of every layer, and 1."""
+    from digitedge.cgen.layers import Conv, FullyConnected, parse_model
 
-    model = read_tflite(tflite_bytes, "proposal")
     values = dict.fromkeys(FEATURES, 0.0)
-    for index, op in enumerate(model.operators):
-        if op.name in _MAC_KINDS:
-            low_bit = model.tensors[op.inputs[1]].dtype == "int4"
-            values[("low_bit_" if low_bit else "") + _MAC_KINDS[op.name]] += layer_macs(model, index)
-        values["output_elements"] += float(np.prod(model.tensors[op.outputs[0]].shape))
+    for layer in parse_model(tflite_bytes, "proposal").layers:
+        outputs = float(np.prod(layer.out_shape)) if hasattr(layer, "out_shape") else 0.0
+        if isinstance(layer, Conv):
+            taps = float(np.prod(layer.filter.shape[1:3]))
+            if layer.op == "DEPTHWISE_CONV_2D":
+                values["depthwise_macs"] += outputs * taps
+            elif layer.weight_bits in (4, 2):
+                values[f"conv_s{layer.weight_bits}_macs"] += outputs * taps * layer.filter.shape[3]
+            else:
+                kind = "shallow_conv_macs" if layer.filter.shape[3] < SHALLOW_DEPTH else "conv_macs"
+                values[kind] += outputs * taps * layer.filter.shape[3]
+        elif isinstance(layer, FullyConnected):
+            outputs = float(layer.units)
+            values["fully_connected_macs"] += outputs * layer.depth
+        values["output_elements"] += outputs
     values["fixed"] = 1.0
     return np.array([values[name] for name in FEATURES])
 

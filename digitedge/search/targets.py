@@ -143,7 +143,7 @@ def instruction_limit(target_name: str, max_instructions: int, max_ms: float | N
     return limit
 
 
-CALIBRATION_MODELS = 12  # untrained proposals run on QEMU to fit a core's cost model
+CALIBRATION_MODELS = 24  # untrained proposals run on QEMU to fit a core's cost model (3 per feature)
 CALIBRATION_IMAGES_ON_QEMU = 2
 
 
