@@ -90,7 +90,12 @@ def untrained_tflite(config: Config, calibration: np.ndarray) -> tuple[bytes, in
         from digitedge.optimize.lowbit import quantize_low_bit
 
         model = quantize_low_bit(model, weight_bits(config, model))
-        # one training-mode pass sets each weight quantizer's range from the weights, as QAT would: with
-        # the initial ranges every 4-bit value rounds into [-1, 1] and the C would pack it as 2-bit
+        # one training-mode pass sets each weight quantizer's range from the weights, as QAT would (with
+        # the initial ranges every 4-bit value rounds into [-1, 1] and the C would pack it as 2-bit);
+        # the activation ranges go back to theirs, equal in and out of a pool as the converter needs
+        activation_ranges = [(weight, weight.numpy()) for weight in model.non_trainable_weights
+                             if not weight.name.split("/")[-1].startswith("kernel_")]
         model(calibration[:CALIBRATION_IMAGES], training=True)
+        for weight, value in activation_ranges:
+            weight.assign(value)
     return int8_tflite(model, calibration[:CALIBRATION_IMAGES], "proposal", variant), parameters
