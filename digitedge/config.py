@@ -74,17 +74,17 @@ class OptimizeConfig:
     # (scripts/tune_lowbit.py; README "Below 8 bits")
     low_bit_epochs: int = 4
     low_bit_learning_rate: float = 5e-4
-    low_bit_shift_pixels: int = 0  # random shift of the low-bit QAT's training images (0: none)
+    low_bit_shift_pixels: int = 1  # random shift of the low-bit QAT's (and filter removal's) training images
     low_bit_schedule: str = "cosine"  # decay from low_bit_learning_rate to 0 over the low-bit epochs, or "constant"
     # bits of each conv/dense layer's weights in the mixed_qat model, in model order (8, 4 or 2);
     # empty: the first layer 8-bit, the last 2-bit, the others 4-bit (BitNetMCU's finding)
     layer_bits: list[int] = field(default_factory=list)
     # pruned_int4_qat's zeros: whole prune_block blocks (the generated C skips them), 2 of every 4 input channels,
     # or anywhere (then it starts from the unstructured pruned model)
-    prune_structure: str = "block"
+    prune_structure: str = "filters"
     prune_block: list[int] = field(default_factory=lambda: [4, 2])  # "block": filter taps x output channels
     block_sparsity: float = 0.5  # "block": the share of zeros (2:4 fixes its own, 50 %)
-    filter_sparsity: float = 0.5  # "filters": the share of filters removed from every convolution after the first
+    filter_sparsity: float = 0.35  # "filters": the share of filters removed from every convolution after the first
 
 
 @dataclass

@@ -86,7 +86,7 @@ def main() -> int:
     checks = []
     for row in table.itertuples():
         checks.append(check(f"{row.variant} on {row.board}: bit-exact", f"{row.bit_exact:,}/{row.images:,}",
-                            f"all, >= 1,000 images", row.bit_exact == row.images >= 1000))
+                            "all, >= 1,000 images", row.bit_exact == row.images >= 1000))
     for name in variants if args.host_images else ():
         tflite_bytes = variants[name]
         inputs = quantize_images(mnist.x_test[:args.host_images], read_tflite(tflite_bytes, name).input)

@@ -34,6 +34,7 @@ def main() -> None:
     parser.add_argument("--prune-epochs", type=int, default=4)
     parser.add_argument("--shift", type=int, default=0, help="QAT images shifted by up to this many pixels")
     parser.add_argument("--seed", type=int, default=None, help="QAT seed (default: the run's)")
+    parser.add_argument("--out", type=Path, help="also write the converted .tflite here")
     parser.add_argument("--split", choices=["validation", "test"], default="validation")
     args = parser.parse_args()
 
@@ -88,6 +89,8 @@ def main() -> None:
                                      batch_size=config.train.batch_size, shift_pixels=args.shift, callbacks=callbacks)
     qat_cpu = time.process_time() - qat_start
     tflite = convert_variant(args.variant, qat, representative_images(x_train, 500, config.seed))
+    if args.out:
+        args.out.write_bytes(tflite)
     x_eval, y_eval = (normalize(mnist.x_test), mnist.y_test) if args.split == "test" else (x_val, y_val)
     predictions = run_tflm(tflite, x_eval).argmax(axis=1)
     print(json.dumps({"variant": args.variant, "bits": bits, "epochs": args.epochs, "lr": args.lr,

@@ -21,7 +21,7 @@ from digitedge.tflite_model import read_tflite
 
 TINY = ModelConfig(filters=[2, 4, 8], dropout=0.1)  # Dense has 1280 weights: dynamic range quantizes >= 1024
 CONFIG = OptimizeConfig(qat_epochs=1, prune_epochs=2, prune_qat_epochs=1, target_sparsity=0.75,
-                        learning_rate=1e-3, low_bit_epochs=1, block_sparsity=0.75)  # a rate at which plain QAT visibly moves pruned zeros
+                        learning_rate=1e-3, low_bit_epochs=1, prune_structure="block", block_sparsity=0.75)  # a rate at which plain QAT visibly moves pruned zeros
 BATCH = 32
 WEIGHTED_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
 

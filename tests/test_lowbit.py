@@ -54,7 +54,7 @@ def test_bad_low_bit_values_are_one_line_errors(tmp_path, text, message):
 @pytest.mark.parametrize("values, message", [
     ({"layer_bits": [8, 4, 2]}, "optimize.layer_bits has 3 entries; the model has 4 conv/dense layers "
                                 "(conv1, conv2, conv3, probs): give one bit width (8, 4 or 2) each"),
-    ({"prune_block": [1024, 2]}, "optimize.prune_block [1024, 2] fits no pruned layer of the model (filter taps x "
+    ({"prune_structure": "block", "prune_block": [1024, 2]}, "optimize.prune_block [1024, 2] fits no pruned layer of the model (filter taps x "
                                 "output channels: conv2 90x28, conv3 252x40, probs 640x10)"),
     ({"prune_structure": "unstructured", "techniques": ["pruned_int4_qat"]},
      "optimize technique 'pruned_int4_qat' needs 'prune' too"),
@@ -110,7 +110,7 @@ def test_block_pruning_zeroes_whole_blocks_and_qat_keeps_them(float_model, digit
 
     images, labels = digits
     options = Config().optimize
-    options.prune_epochs, options.low_bit_epochs = 2, 1
+    options.prune_structure, options.prune_epochs, options.low_bit_epochs = "block", 2, 1
     pruned, _ = train_structured_pruned(float_model, images, labels, images[:64], labels[:64], options, seed=1,
                                         batch_size=32)
     qat, _ = train_pruned_low_bit_qat(pruned, [4, 4, 4, 4], images, labels, images[:64], labels[:64], options,

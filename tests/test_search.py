@@ -198,21 +198,22 @@ def test_over_limit_proposal_is_rejected_before_training(tmp_path, monkeypatch):
 
 
 @needs_arm_toolchain
-def test_c_target_flash_matches_the_linked_image_and_cost_model_tracks_qemu(tmp_path):
+@pytest.mark.parametrize("board", ["m0", "m4", "m55"])  # the plain, DSP and MVE paths
+def test_c_target_flash_matches_the_linked_image_and_cost_model_tracks_qemu(tmp_path, board):
     from digitedge.cgen.qemu import run_on_qemu
     from digitedge.search import cost_model
-    from digitedge.search.space import SearchSpace
+    from digitedge.search.space import SearchSpace, with_low_bit
     from digitedge.search.targets import CTarget
 
     data = tiny_data()
     images = np.round(data.x_val[:2] * 255).astype(np.uint8).reshape(-1, 28, 28)
-    tflites = cost_model.calibration_tflites(SearchSpace(), tiny_base(), data.x_train, 8, seed=1)
-    calibration, held_out = tflites[:6], tflites[6:]
-    model = cost_model.calibrate("m4", calibration, images, data.y_val[:2])
-    target = CTarget("m4", model)
+    tflites = cost_model.calibration_tflites(with_low_bit(SearchSpace()), tiny_base(), data.x_train, 14, seed=1)
+    calibration, held_out = tflites[:11], tflites[11:]
+    model = cost_model.calibrate(board, calibration, images, data.y_val[:2])
+    target = CTarget(board, model)
     for tflite in held_out:  # models the fit never saw
         estimate = target.measure(tflite, 0)
-        measured = run_on_qemu(tflite, images, data.y_val[:2], board="m4")
+        measured = run_on_qemu(tflite, images, data.y_val[:2], board=board)
         assert estimate.flash_bytes == measured.model_flash_bytes  # the compiler's own figure, not a model
         assert abs(estimate.instructions - measured.instructions_per_inference) <= 0.25 * \
             measured.instructions_per_inference  # stated tolerance: 25 %
@@ -448,6 +449,10 @@ def test_low_bit_knobs_reach_the_config_and_the_flash_before_training():
     pruned = search_space.to_config({**base, "variant": "pruned_int4_qat", "sparsity": 0.5, "prune_structure": "2:4"},
                                     tiny_base())
     assert (pruned.optimize.prune_structure, pruned.optimize.target_sparsity) == ("2:4", 0.5)
+    for structure, field in (("block", "block_sparsity"), ("filters", "filter_sparsity")):  # the knob reaches it
+        pruned = search_space.to_config({**base, "variant": "pruned_int4_qat", "sparsity": 0.65,
+                                         "prune_structure": structure}, tiny_base())
+        assert getattr(pruned.optimize, field) == 0.65
     assert set(search_space.LOW_BIT_VARIANTS) <= set(RECIPES)
     data = tiny_data()
     int8_bytes, _ = untrained_tflite(search_space.to_config({**base, "variant": "int8_qat"}, tiny_base()), data.x_train)

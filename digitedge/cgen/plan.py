@@ -35,7 +35,7 @@ class _Segment:
 
 def pool_in_place_safe(layer: Pool) -> bool:
     """Each output index must not exceed the smallest input index it reads (outputs are written in order)."""
-    (in_h, in_w, depth), (out_h, out_w, _) = layer.in_shape, layer.out_shape
+    (_, in_w, _), (out_h, out_w, _) = layer.in_shape, layer.out_shape
     for out_y in range(out_h):
         first_y = max(0, out_y * layer.stride[0] - layer.padding[0])
         for out_x in range(out_w):

@@ -8,7 +8,7 @@ target says what flash and RAM mean on it (digitedge.search.targets).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -82,8 +82,12 @@ def untrained_tflite(config: Config, calibration: np.ndarray) -> tuple[bytes, in
     """A proposal as a full-integer .tflite from its untrained model (fake-quantized at its weight
     bits when below 8, so flash counts packed INT4), and its parameter count."""
     from digitedge.model import build_model
+    from digitedge.optimize.filters import narrowed_widths
 
-    model = build_model(config.model)
+    model_config = config.model
+    if config.export.variant == "pruned_int4_qat" and config.optimize.prune_structure == "filters":  # what ships
+        model_config = replace(model_config, filters=narrowed_widths(model_config, config.optimize.filter_sparsity))
+    model = build_model(model_config)
     parameters = int(model.count_params())
     variant = converter_variant(config)
     if variant != "int8_ptq":

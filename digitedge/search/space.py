@@ -35,7 +35,7 @@ class SearchSpace:
     variants: tuple[str, ...] = ("int8_qat", "pruned_qat_int8")
     sparsity: tuple[float, float] = (0.3, 0.8)
     weight_bits: tuple[int, ...] = (8, 4, 2)  # of each block's and the head's weights in mixed_qat
-    prune_structures: tuple[str, ...] = ("block", "2:4")
+    prune_structures: tuple[str, ...] = ("filters", "block", "2:4")
 
     def signature(self) -> str:
         """A short hash of the space: equal spaces give equal signatures, on any machine."""
@@ -118,8 +118,12 @@ def compression_to_config(params: dict, config: Config) -> None:
     config.export.variant = params["variant"]
     if params["variant"] in PRUNED_VARIANTS:
         config.optimize.target_sparsity = round(params["sparsity"], 4)
-    if params["variant"] == "pruned_int4_qat":
+    if params["variant"] == "pruned_int4_qat":  # 2:4 fixes its own share of zeros
         config.optimize.prune_structure = params["prune_structure"]
+        if params["prune_structure"] == "block":
+            config.optimize.block_sparsity = round(params["sparsity"], 4)
+        elif params["prune_structure"] == "filters":
+            config.optimize.filter_sparsity = round(params["sparsity"], 4)
     if params["variant"] == "mixed_qat":
         config.optimize.layer_bits = layer_bits(params)
 
