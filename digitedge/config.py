@@ -79,8 +79,8 @@ class OptimizeConfig:
     # bits of each conv/dense layer's weights in the mixed_qat model, in model order (8, 4 or 2);
     # empty: the first layer 8-bit, the last 2-bit, the others 4-bit (BitNetMCU's finding)
     layer_bits: list[int] = field(default_factory=list)
-    # pruned_int4_qat's zeros: whole prune_block blocks (the generated C skips them), 2 of every 4 input channels,
-    # or anywhere (then it starts from the unstructured pruned model)
+    # pruned_int4_qat's pruning: whole filters removed (a narrower model), zeros in whole prune_block blocks
+    # (the generated C skips them), 2 of every 4 input channels, or anywhere (from the unstructured pruned model)
     prune_structure: str = "filters"
     prune_block: list[int] = field(default_factory=lambda: [4, 2])  # "block": filter taps x output channels
     block_sparsity: float = 0.5  # "block": the share of zeros (2:4 fixes its own, 50 %)

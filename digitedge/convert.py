@@ -6,7 +6,7 @@ Variants (fixed names), each from one source model:
   pruned_float32, pruned_int8                <- the pruned model
   pruned_qat_int8                            <- the pruning-preserving QAT model
   int4_qat, mixed_qat                        <- the 4-bit and the per-layer-bits QAT models
-  pruned_int4_qat                            <- the structured-pruned 4-bit QAT model
+  pruned_int4_qat                            <- the structured-pruned (filters removed) 4-bit QAT model
 Low-bit variants are full-integer too: their 4- and 2-bit weights are stored as packed INT4
 (the converter's experimental low-bit QAT path), activations stay int8.
 Full-integer variants take and return int8 (what a microcontroller wants). float16 and

@@ -39,7 +39,12 @@ class ParityResult:
     tflm_seconds: float
     tflm_ms_per_image: float
     xnnpack: Agreement  # LiteRT default kernels
-    reference: Agreement  # LiteRT BUILTIN_REF kernels
+    reference: Agreement | None  # LiteRT BUILTIN_REF kernels; None when they refuse the model
+    reference_refusal: str | None = None  # why (their DEPTHWISE_CONV_2D takes no INT4 filter)
+
+    def reference_text(self) -> str:
+        """The reference kernels' share of TFLM's classes, or why there is none."""
+        return f"{self.reference.same_prediction:.2%}" if self.reference else f"- ({self.reference_refusal})"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -91,11 +96,16 @@ def compare_tflm_litert(tflite: bytes | TfliteModel, images: np.ndarray, labels:
             accuracy=float(np.mean(predictions == labels)),
         )
 
+    try:
+        reference, refusal = agreement(reference=True), None
+    except DigitedgeError as exc:  # e.g. "Didn't find op for builtin opcode 'DEPTHWISE_CONV_2D' version '7'"
+        reference, refusal = None, str(exc).split(": ", 1)[-1]
     return ParityResult(
         images=len(images),
         tflm_accuracy=float(np.mean(tflm_predictions == labels)),
         tflm_seconds=tflm_seconds,
         tflm_ms_per_image=1000 * tflm_seconds / len(images),
         xnnpack=agreement(reference=False),
-        reference=agreement(reference=True),
+        reference=reference,
+        reference_refusal=refusal,
     )

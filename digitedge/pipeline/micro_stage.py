@@ -64,7 +64,7 @@ def run_micro(context: Context) -> None:
                                                              else "") +
                          f": TFLM accuracy {parity.tflm_accuracy:.2%} on {parity.images:,} images (float "
                          f"{float_accuracy:.2%}); same class as LiteRT XNNPACK {parity.xnnpack.same_prediction:.2%}, "
-                         f"reference kernels {parity.reference.same_prediction:.2%}")
+                         f"reference kernels {parity.reference_text()}")
             write_files(export_files(context, deployed, facts), run.path("micro"))
         elif deployed:
             context.echo(f"[micro] export.variant {deployed} is not a full-integer variant TFLM runs: no header written")
@@ -150,11 +150,18 @@ def _facts(record: dict) -> dict[str, str]:
     parity = record.get("parity")
     if not parity:
         return {}
+    reference = parity["reference"]
+    if reference is None:
+        return {"TFLite Micro parity": (
+            f"{parity['variant']}: TFLM accuracy {parity['tflm_accuracy']:.2%}; same class as LiteRT XNNPACK on "
+            f"{parity['xnnpack']['same_prediction']:.2%} of {parity['images']:,} images, byte-identical outputs "
+            f"{parity['xnnpack']['identical_outputs']:.2%}; LiteRT's reference kernels refuse it "
+            f"({parity['reference_refusal']})")}
     return {"TFLite Micro parity": (
         f"{parity['variant']}: TFLM accuracy {parity['tflm_accuracy']:.2%}; same class as LiteRT XNNPACK on "
         f"{parity['xnnpack']['same_prediction']:.2%} and as LiteRT reference kernels on "
-        f"{parity['reference']['same_prediction']:.2%} of {parity['images']:,} images; byte-identical outputs "
-        f"{parity['xnnpack']['identical_outputs']:.2%} / {parity['reference']['identical_outputs']:.2%}")}
+        f"{reference['same_prediction']:.2%} of {parity['images']:,} images; byte-identical outputs "
+        f"{parity['xnnpack']['identical_outputs']:.2%} / {reference['identical_outputs']:.2%}")}
 
 
 STAGE = Stage("micro", ("export", "budget"), run_micro, summary=_summary, facts=_facts)

@@ -16,29 +16,34 @@ from pathlib import Path
 
 import numpy as np
 
-FEATURES = ("conv_macs", "shallow_conv_macs", "conv_s4_macs", "conv_s2_macs", "depthwise_macs",
+FEATURES = ("conv_macs", "shallow_conv_macs", "patch_conv_macs", "conv_s4_macs", "conv_s2_macs", "depthwise_macs",
             "fully_connected_macs", "output_elements", "fixed")
 SHALLOW_DEPTH = 4  # a convolution reading fewer channels has no whole SIMD group of them per tap
 
 
 def layer_features(tflite_bytes: bytes) -> np.ndarray:
     """The model's FEATURES, from the layers the C generator sees (its own decision of each filter's
-    stored bits): MACs per kind of kernel loop (8-bit convolutions over >= 4 input channels or fewer,
+    stored bits, its fused pools): MACs per kind of kernel loop (8-bit convolutions over >= 4 input
+    channels or fewer, those whose fused pool reads one 16-byte patch (MVE's conv_s8_mve_patch),
     packed 4- and 2-bit convolutions, depthwise, fully connected), output elements of every layer, and 1."""
-    from digitedge.cgen.layers import Conv, FullyConnected, parse_model
+    from digitedge.cgen.layers import Conv, ConvPool, FullyConnected, fuse_pools, parse_model
+    from digitedge.cgen.layouts import patch_fits
 
     values = dict.fromkeys(FEATURES, 0.0)
-    for layer in parse_model(tflite_bytes, "proposal").layers:
-        outputs = float(np.prod(layer.out_shape)) if hasattr(layer, "out_shape") else 0.0
-        if isinstance(layer, Conv):
-            taps = float(np.prod(layer.filter.shape[1:3]))
-            if layer.op == "DEPTHWISE_CONV_2D":
-                values["depthwise_macs"] += outputs * taps
-            elif layer.weight_bits in (4, 2):
-                values[f"conv_s{layer.weight_bits}_macs"] += outputs * taps * layer.filter.shape[3]
+    for layer in fuse_pools(parse_model(tflite_bytes, "proposal")).layers:
+        conv, pool = (layer.conv, layer.pool) if isinstance(layer, ConvPool) else (layer, None)
+        outputs = float(np.prod(conv.out_shape)) if hasattr(conv, "out_shape") else 0.0  # each conv pixel requantized
+        if isinstance(conv, Conv):
+            macs = float(np.prod(conv.out_shape)) * float(np.prod(conv.filter.shape[1:3]))
+            if conv.op == "DEPTHWISE_CONV_2D":
+                values["depthwise_macs"] += macs
+            elif conv.weight_bits in (4, 2):
+                values[f"conv_s{conv.weight_bits}_macs"] += macs * conv.filter.shape[3]
+            elif patch_fits(conv, pool):
+                values["patch_conv_macs"] += macs * conv.filter.shape[3]
             else:
-                kind = "shallow_conv_macs" if layer.filter.shape[3] < SHALLOW_DEPTH else "conv_macs"
-                values[kind] += outputs * taps * layer.filter.shape[3]
+                kind = "shallow_conv_macs" if conv.filter.shape[3] < SHALLOW_DEPTH else "conv_macs"
+                values[kind] += macs * conv.filter.shape[3]
         elif isinstance(layer, FullyConnected):
             outputs = float(layer.units)
             values["fully_connected_macs"] += outputs * layer.depth
