@@ -19,7 +19,8 @@ import tf_keras as keras
 
 from digitedge.config import ModelConfig, OptimizeConfig
 from digitedge.model import build_compact
-from digitedge.optimize.finetune import fine_tune
+from digitedge.optimize.finetune import fine_tune, steps_per_epoch
+from digitedge.optimize.lowbit import low_bit_learning_rate
 
 
 def kept_filters(kernel: np.ndarray, sparsity: float) -> np.ndarray:
@@ -62,9 +63,6 @@ def train_filter_pruned(model: keras.Model, x_train: np.ndarray, y_train: np.nda
                         y_val: np.ndarray, config: OptimizeConfig, model_config: ModelConfig, seed: int,
                         batch_size: int = 128, shift_pixels: int = 0) -> tuple[keras.Model, pd.DataFrame]:
     """The narrowed model, fine-tuned config.prune_epochs at config.prune_learning_rate (cosine to 0)."""
-    from digitedge.optimize.finetune import steps_per_epoch
-    from digitedge.optimize.lowbit import low_bit_learning_rate
-
     narrow_model = narrow(model, model_config, config.filter_sparsity)
     rate = low_bit_learning_rate(config.prune_learning_rate, "cosine",
                                  config.prune_epochs * steps_per_epoch(len(x_train), batch_size))

@@ -2,7 +2,8 @@
 
 Fine-tuning starts from a trained model, so there is no early stopping: the techniques need their
 fixed number of steps (the pruning schedule is laid out on them). Augmentation is off unless asked
-for: the low-bit techniques take the float training's random shifts, which their longer QAT needs.
+for: the low-bit QAT and filter removal's retraining take the float training's random shifts
+(optimize.low_bit_shift_pixels).
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ import time
 import numpy as np
 import pandas as pd
 import tf_keras as keras
+
+from digitedge.config import TrainConfig
+from digitedge.train import make_dataset
 
 KERNEL_NAMES = ("kernel", "depthwise_kernel")  # the variables pruning zeroes
 METRIC_COLUMNS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "seconds"]
@@ -63,9 +67,6 @@ def fine_tune(model: keras.Model, x_train: np.ndarray, y_train: np.ndarray, x_va
               callbacks: tuple = (), track_sparsity: bool = False, shift_pixels: int = 0) -> pd.DataFrame:
     """Compile `model` with Adam and fit it in place (each training image shifted by up to
     `shift_pixels`, as in the float training); return the per-epoch metrics."""
-    from digitedge.config import TrainConfig
-    from digitedge.train import make_dataset
-
     keras.utils.set_random_seed(seed)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
