@@ -3,7 +3,8 @@ TFLite Micro over the validation split, with the training's CPU seconds per epoc
 on validation; `--split test` is for measuring the chosen one once, at the end.
 
     python scripts/tune_lowbit.py RUN_DIR VARIANT --epochs 4 --lr 5e-4 --schedule cosine [--dense-bits 8]
-        [--block-sparsity 0.7 --prune-epochs 4] [--split test]
+        [--shift 1] [--block-sparsity 0.7 | --filter-sparsity 0.35 [--qat-bits 8]] [--prune-epochs 4]
+        [--seed N] [--out FILE.tflite] [--split test]
 
 RUN_DIR holds train/model.keras and config.toml; VARIANT is int4_qat, mixed_qat or pruned_int4_qat.
 """
