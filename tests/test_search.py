@@ -223,6 +223,23 @@ def test_c_target_flash_matches_the_linked_image_and_cost_model_tracks_qemu(tmp_
     assert model.worst_relative_error < tolerance
 
 
+def test_a_cost_model_file_of_other_features_or_unreadable_is_fitted_again(tmp_path):
+    import json
+
+    from digitedge.search.cost_model import FEATURES, CostModel
+
+    path = tmp_path / "cost-m4.json"
+    CostModel("m4", tuple(1.0 for _ in FEATURES), 300, 24, 0.1).save(path)
+    assert CostModel.load_current(path).features == FEATURES  # saved with the names of its features
+    older = json.loads(path.read_text())
+    del older["features"]
+    older["coefficients"] = older["coefficients"][:-1]  # an earlier version's file: one feature fewer
+    path.write_text(json.dumps(older))
+    assert CostModel.load_current(path) is None
+    path.write_text("{not json")
+    assert CostModel.load_current(path) is None
+
+
 @needs_arm_toolchain
 def test_c_target_limits_reject_before_training(tmp_path, monkeypatch):
     from digitedge.search.cost_model import CostModel, FEATURES

@@ -61,6 +61,7 @@ class CostModel:
     stack_bytes: int  # the largest stack high-water mark QEMU saw while calibrating
     calibration_models: int
     worst_relative_error: float  # of the fit on its own calibration models
+    features: tuple[str, ...] = FEATURES  # what each coefficient multiplies
 
     def estimate(self, tflite_bytes: bytes) -> int:
         return int(round(float(layer_features(tflite_bytes) @ np.array(self.coefficients))))
@@ -71,9 +72,16 @@ class CostModel:
         write_files({path.name: json.dumps(asdict(self), indent=2).encode()}, path.parent)
 
     @classmethod
-    def load(cls, path: Path) -> "CostModel":
-        values = json.loads(Path(path).read_text())
-        return cls(**{**values, "coefficients": tuple(values["coefficients"])})
+    def load_current(cls, path: Path) -> "CostModel | None":
+        """The saved model, or None when it is unreadable or was fitted on other FEATURES (an earlier
+        version's file): the caller fits it again."""
+        try:
+            values = json.loads(Path(path).read_text())
+            model = cls(**{**values, "coefficients": tuple(values["coefficients"]),
+                           "features": tuple(values.get("features", ()))})
+        except (ValueError, TypeError, KeyError):
+            return None
+        return model if model.features == FEATURES and len(model.coefficients) == len(FEATURES) else None
 
 
 def fit(board: str, features: np.ndarray, instructions: np.ndarray, stack_bytes: int) -> CostModel:

@@ -171,7 +171,10 @@ def load_cost_model(board_name: str, folder: Path, data, base, space, echo) -> C
     low_bit = any(variant in space.variants for variant in LOW_BIT_VARIANTS)  # fitted with packed 4/2-bit layers
     path = Path(folder) / f"cost-{board_name}{'-low-bit' if low_bit else ''}.json"
     if path.is_file():
-        return CostModel.load(path)
+        saved = CostModel.load_current(path)
+        if saved is not None:
+            return saved
+        echo(f"[search] {path} is unreadable or fitted on other features: fitting it again")
     echo(f"[search] calibrating the instruction cost model of {board_name} on QEMU ({CALIBRATION_MODELS} models)")
     tflites = cost_model.calibration_tflites(space, base, data.x_train, CALIBRATION_MODELS, seed=base.seed)
     images = np.round(data.x_val[:CALIBRATION_IMAGES_ON_QEMU] * 255).astype(np.uint8).reshape(-1, 28, 28)
