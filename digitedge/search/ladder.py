@@ -106,4 +106,8 @@ def run_job(studies: list[optuna.Study], job: Job, objective_for_rung, callbacks
     study = studies[job.rung]
     if job.params is not None:  # not skip_if_exists: that would also skip a failed attempt's configuration
         study.enqueue_trial(job.params)
-    study.optimize(objective_for_rung(job.rung), n_trials=1, callbacks=callbacks, catch=(), gc_after_trial=True)
+    try:
+        study.optimize(objective_for_rung(job.rung), n_trials=1, callbacks=callbacks, catch=(), gc_after_trial=True)
+    except ValueError as exc:  # SQLite has no row locks: two workers on one file can pop the same queued
+        if not str(exc).startswith("Cannot tell a COMPLETE trial"):  # trial; the other one's result stands
+            raise
