@@ -21,6 +21,7 @@ import tensorflow_model_optimization as tfmot
 import tf_keras as keras
 
 from digitedge.config import ModelConfig, OptimizeConfig
+from digitedge.optimize.filters import train_filter_pruned
 from digitedge.optimize.finetune import KERNEL_NAMES, clone_with_weights, fine_tune, steps_per_epoch
 from digitedge.optimize.lowbit import low_bit_recipe, train_low_bit_qat
 from digitedge.optimize.prune import MAX_PRUNING_FREQUENCY, layer_sparsities, pruning_schedule
@@ -130,8 +131,6 @@ def train_structured_for_low_bit(model: keras.Model, x_train: np.ndarray, y_trai
                                  batch_size: int = 128) -> tuple[keras.Model, pd.DataFrame]:
     """pruned_int4_qat's pruning by config.prune_structure: zeros in blocks or 2:4, or filters removed."""
     if config.prune_structure == "filters":
-        from digitedge.optimize.filters import train_filter_pruned
-
         return train_filter_pruned(model, x_train, y_train, x_val, y_val, config, model_config, seed,
                                    batch_size=batch_size, shift_pixels=config.low_bit_shift_pixels)
     return train_structured_pruned(model, x_train, y_train, x_val, y_val, config, seed, batch_size=batch_size)

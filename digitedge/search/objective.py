@@ -77,10 +77,10 @@ def _low_bit_qat(config: Config, float_model, data: SearchData):
 def _structured_int4_qat(config: Config, float_model, data: SearchData):
     from digitedge.optimize.structured import train_pruned_low_bit_qat, train_structured_for_low_bit
 
-    args = (data.x_train, data.y_train, data.x_val, data.y_val, config.optimize, config.seed)
-    pruned, _ = train_structured_for_low_bit(float_model, *args[:5], config.model, config.seed,
+    images = (data.x_train, data.y_train, data.x_val, data.y_val)
+    pruned, _ = train_structured_for_low_bit(float_model, *images, config.optimize, config.model, config.seed,
                                              batch_size=config.train.batch_size)
-    return train_pruned_low_bit_qat(pruned, weight_bits(config, float_model), *args,
+    return train_pruned_low_bit_qat(pruned, weight_bits(config, float_model), *images, config.optimize, config.seed,
                                     batch_size=config.train.batch_size)[0]
 
 
