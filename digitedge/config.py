@@ -85,6 +85,7 @@ class OptimizeConfig:
     prune_block: list[int] = field(default_factory=lambda: [4, 2])  # "block": filter taps x output channels
     block_sparsity: float = 0.5  # "block": the share of zeros (2:4 fixes its own, 50 %)
     filter_sparsity: float = 0.35  # "filters": the share of filters removed from every convolution after the first
+    first_filter_sparsity: float = 0.3  # "filters": the share removed from the first convolution (0: keep them all)
 
 
 @dataclass
@@ -167,6 +168,8 @@ class Config:
              f"optimize.low_bit_shift_pixels must be in [0, 4], got {self.optimize.low_bit_shift_pixels}"),
             (0 < self.optimize.filter_sparsity < 1,
              f"optimize.filter_sparsity must be in (0, 1), got {self.optimize.filter_sparsity}"),
+            (0 <= self.optimize.first_filter_sparsity < 1,
+             f"optimize.first_filter_sparsity must be in [0, 1), got {self.optimize.first_filter_sparsity}"),
             (all(t in TECHNIQUES for t in self.optimize.techniques),
              f"optimize.techniques must be among {', '.join(TECHNIQUES)}"),
             (min(self.optimize.qat_epochs, self.optimize.prune_epochs, self.optimize.prune_qat_epochs,

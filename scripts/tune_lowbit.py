@@ -3,7 +3,8 @@ TFLite Micro over the validation split, with the training's CPU seconds per epoc
 on validation; `--split test` is for measuring the chosen one once, at the end.
 
     python scripts/tune_lowbit.py RUN_DIR VARIANT --epochs 4 --lr 5e-4 --schedule cosine [--dense-bits 8]
-        [--shift 1] [--block-sparsity 0.7 | --filter-sparsity 0.35 [--qat-bits 8]] [--prune-epochs 4]
+        [--shift 1] [--block-sparsity 0.7 | --filter-sparsity 0.35 [--first-filter-sparsity 0.3] [--qat-bits 8]]
+        [--prune-epochs 4]
         [--seed N] [--out FILE.tflite] [--split test]
 
 RUN_DIR holds train/model.keras and config.toml; VARIANT is int4_qat, mixed_qat or pruned_int4_qat.
@@ -31,6 +32,8 @@ def main() -> None:
     parser.add_argument("--block-sparsity", type=float, default=0.5)
     parser.add_argument("--filter-sparsity", type=float, default=0.0,
                         help="pruned_int4_qat: remove this share of filters instead of block pruning")
+    parser.add_argument("--first-filter-sparsity", type=float, default=0.0,
+                        help="with --filter-sparsity: the share of the first convolution's filters removed")
     parser.add_argument("--qat-bits", type=int, default=4, help="pruned_int4_qat: weight bits of its QAT (8 or 4)")
     parser.add_argument("--prune-epochs", type=int, default=4)
     parser.add_argument("--shift", type=int, default=0, help="QAT images shifted by up to this many pixels")
@@ -68,7 +71,7 @@ def main() -> None:
     callbacks = ()
     if args.variant == "pruned_int4_qat" and args.filter_sparsity:
         options = dataclasses.replace(config.optimize, prune_structure="filters", filter_sparsity=args.filter_sparsity,
-                                      prune_epochs=args.prune_epochs)
+                                      first_filter_sparsity=args.first_filter_sparsity, prune_epochs=args.prune_epochs)
         model, _ = train_filter_pruned(model, x_train, y_train, x_val, y_val, options, config.model, config.seed,
                                        batch_size=config.train.batch_size, shift_pixels=args.shift)
         prune_cpu = time.process_time() - cpu
@@ -100,7 +103,8 @@ def main() -> None:
                       "keras_val_accuracy": round(float(metrics["val_accuracy"].iloc[-1]), 5),
                       f"tflm_{args.split}_accuracy": round(float(np.mean(predictions == y_eval)), 5),
                       "macs": int(layer_table(read_tflite(tflite, args.variant))["macs"].sum()),
-                      "kernel_sparsity": round(kernel_sparsity(qat), 4), "filter_sparsity": args.filter_sparsity, "tflite_bytes": len(tflite),
+                      "kernel_sparsity": round(kernel_sparsity(qat), 4), "filter_sparsity": args.filter_sparsity,
+                      "first_filter_sparsity": args.first_filter_sparsity, "tflite_bytes": len(tflite),
                       "qat_cpu_s_per_epoch": round(qat_cpu / args.epochs, 1),
                       "prune_cpu_s_per_epoch": round(prune_cpu / args.prune_epochs, 1) if prune_cpu else 0}))
 

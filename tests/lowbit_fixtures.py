@@ -16,12 +16,13 @@ _LOW_BIT_OPS = ("CONV_2D", "FULLY_CONNECTED")
 
 
 def low_bit(tflite_bytes: bytes, bits: int, seed: int, zero_fraction: float = 0.0,
-            zero_blocks: tuple[int, int] | None = None, zero_rows: tuple[int, ...] = ()) -> bytes:
+            zero_blocks: tuple[int, int] | None = None, zero_rows: tuple[int, ...] = (),
+            extreme_rows: tuple[int, ...] = ()) -> bytes:
     """`tflite_bytes` with its conv and dense filters as INT4 holding `bits`-bit values.
 
     `zero_fraction` of the weights zeroed; with `zero_blocks` (rows, taps) whole blocks of that shape
     (along each filter's (out, taps) view) are zeroed instead, as block pruning leaves them; the output
-    channels in `zero_rows` entirely zero."""
+    channels in `zero_rows` entirely zero, those in `extreme_rows` entirely the lowest value."""
     from tensorflow.lite.python import schema_py_generated as schema
     from tensorflow.lite.tools import flatbuffer_utils
 
@@ -47,6 +48,7 @@ def low_bit(tflite_bytes: bytes, bits: int, seed: int, zero_fraction: float = 0.
         elif zero_fraction:
             rows[rng.random(rows.shape) < zero_fraction] = 0
         rows[list(zero_rows)] = 0
+        rows[list(extreme_rows)] = low
         buffer = schema.BufferT()
         buffer.data = pack_int4(values)
         model.buffers.append(buffer)

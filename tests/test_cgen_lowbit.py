@@ -91,6 +91,20 @@ def test_every_case_matches_tflite_micro_on_the_core(board_name, tmp_path):
     assert_board_matches_tflite_micro(board_name, {name: _case(name) for name in CASES}, tmp_path)
 
 
+@needs_arm_toolchain
+@pytest.mark.parametrize("bits", [4, 2])
+def test_a_deep_row_of_extremes_on_extreme_inputs_does_not_overflow_the_scaled_sums(bits, tmp_path):
+    """600 taps of the lowest weight against inputs all -128: 600 * 2^22, past int32 at the DSP path's
+    2^(16 - bits) scale, unless the sums are shifted back every 256 taps."""
+    tflite_bytes = low_bit(conv_model(66, in_shape=(2, 2, 600), filters=3, kernel=(1, 1)), bits, 26,
+                           extreme_rows=(0,))
+    model_inputs = random_inputs(tflite_bytes, 6, seed=4)
+    model_inputs[0], model_inputs[1] = -128, 127
+    expected = tflm_outputs(tflite_bytes, model_inputs)
+    assert (run_on_host(tflite_bytes, model_inputs) == expected).all()
+    assert run_cases_on_board("m4", [tflite_bytes], [model_inputs], [expected], tmp_path) == [0]
+
+
 def test_each_case_is_packed_at_its_bits_with_both_extremes():
     for name in CASES:
         layer = next(layer for layer in parse_model(_case(name)[0]).layers if hasattr(layer, "weight_bits"))

@@ -38,6 +38,8 @@ def test_file_then_overrides_then_round_trip(tmp_path):
     ("[train]\nepochs = -3\n", None, "run.toml: train.epochs must be at least 1, got -3"),
     ("[optimize]\ntarget_sparsity = 1.0\n", None, "run.toml: optimize.target_sparsity must be in (0, 1), got 1.0"),
     ("[optimize]\ntarget_sparsity = 0\n", None, "run.toml: optimize.target_sparsity must be in (0, 1), got 0.0"),
+    ("[optimize]\nfirst_filter_sparsity = 1\n", None,
+     "run.toml: optimize.first_filter_sparsity must be in [0, 1), got 1.0"),
     ("[optimize]\ntechniques = [\"quant\"]\n", None, "run.toml: optimize.techniques must be among qat, prune, prune_qat, int4_qat, "
                                               "mixed_qat, pruned_int4_qat"),
     ("[export]\nrepresentative_samples = 0\n", None, "run.toml: export.representative_samples must be at least 1, got 0"),

@@ -142,14 +142,20 @@ def test_filter_removal_computes_what_the_model_with_those_filters_zeroed_comput
     for weight in model.weights:  # positive biases: a removed filter would otherwise still pass ReLU(bias)
         if weight.name.endswith("bias:0"):
             weight.assign(np.random.default_rng(0).uniform(0.01, 0.1, weight.shape))
-    narrowed = narrow(model, model_config, 0.5)
+    narrowed = narrow(model, model_config, 0.5, 0.34)
     assert [narrowed.get_layer(f"conv{i}").filters for i in (1, 2, 3)] == \
-        [model_config.filters[0], *(width - round(width * 0.5) for width in model_config.filters[1:])]
+        [model_config.filters[0] - round(model_config.filters[0] * 0.34),
+         *(width - round(width * 0.5) for width in model_config.filters[1:])]
     channels = np.arange(1)
     for index in range(1, 4):  # zero each removed filter of the original (its weights and bias)
+        if model_config.separable[index - 1]:  # and the depthwise bias of each channel it no longer reads
+            depthwise = model.get_layer(f"conv{index}_dw")
+            dw_kernel, dw_bias = depthwise.get_weights()
+            dw_bias[np.setdiff1d(np.arange(dw_bias.size), channels)] = 0
+            depthwise.set_weights([dw_kernel, dw_bias])
         layer = model.get_layer(f"conv{index}")
         kernel, bias = layer.get_weights()
-        keep = np.arange(kernel.shape[-1]) if index == 1 else kept_filters(kernel[:, :, channels], 0.5)
+        keep = kept_filters(kernel[:, :, channels], 0.34 if index == 1 else 0.5)
         removed = np.setdiff1d(np.arange(kernel.shape[-1]), keep)
         kernel[..., removed], bias[removed] = 0, 0
         layer.set_weights([kernel, bias])

@@ -10,7 +10,9 @@ variant and shared by every board.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -62,20 +64,24 @@ def run_board_table(variants: dict[str, bytes], boards: Iterable[Board], images_
     require_tools()
     boards = list(boards)
     facts = tflm_facts(variants, micro_stage)
-    rows = []
-    for name, tflite_bytes in variants.items():
-        expected = tflm_outputs(tflite_bytes, quantize_images(images_uint8, read_tflite(tflite_bytes, name).input))
-        for target in boards:
-            build_dir = Path(build_root) / name / target.name if build_root is not None else None
-            result = run_on_qemu(tflite_bytes, images_uint8, labels, board=target, expected_outputs=expected,
-                                 build_dir=build_dir)
-            per_inference = result.instructions_per_inference
-            row = {"variant": name, **{key: value for key, value in result.to_dict().items() if key in COLUMNS},
-                   **facts[name],
-                   "instructions_per_mac": per_inference / facts[name]["macs"] if per_inference else None}
-            rows.append({column: row[column] for column in COLUMNS})
-            if echo is not None:
-                echo(format_row(rows[-1]))
+    expected = {name: tflm_outputs(tflite_bytes, quantize_images(images_uint8, read_tflite(tflite_bytes, name).input))
+                for name, tflite_bytes in variants.items()}
+
+    def measure(name: str, target: Board) -> dict:
+        build_dir = Path(build_root) / name / target.name if build_root is not None else None
+        result = run_on_qemu(variants[name], images_uint8, labels, board=target, expected_outputs=expected[name],
+                             build_dir=build_dir)
+        per_inference = result.instructions_per_inference
+        row = {"variant": name, **{key: value for key, value in result.to_dict().items() if key in COLUMNS},
+               **facts[name], "instructions_per_mac": per_inference / facts[name]["macs"] if per_inference else None}
+        row = {column: row[column] for column in COLUMNS}
+        if echo is not None:
+            echo(format_row(row))
+        return row
+
+    # one QEMU per core: each run is a single-threaded process, and instruction counts do not depend on load
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        rows = list(pool.map(lambda job: measure(*job), [(name, target) for name in variants for target in boards]))
     return pd.DataFrame(rows, columns=list(COLUMNS))
 
 

@@ -26,7 +26,8 @@ _LAYOUT_NOTES = {
                  " * that pixel's offset in the input patch, zeros elsewhere",
     "packed": "8 / bits weights per byte, low field first, each row padded to whole bytes",
     "dsp_packed": "4-byte blocks: byte b, field i holds tap 4i + b (rows padded to whole blocks)",
-    "dsp_packed_pairs": "4-byte blocks: byte b, field i holds tap 4i + (0 2 1 3)[b] (rows padded to whole blocks)",
+    "dsp_packed_halves": "32-bit blocks of 32 / bits taps: field j of the word holds tap 2 (16 / bits - 1 - j), or\n"
+                         " * past the low halfword tap 2 (32 / bits - 1 - j) + 1 (rows padded to whole blocks)",
     "mve_packed": "16-byte blocks: byte j, field i holds tap 16i + j (rows padded to whole blocks)",
     "block_sparse_s4": "blocks of 4 taps x 2 channels: per channel pair a mask bit per block (the _mask array),\n"
                        " * one word per nonzero block, channel 0 in the low nibbles (the _filter array)",

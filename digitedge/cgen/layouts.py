@@ -100,11 +100,16 @@ def dsp_packed(rows: np.ndarray, bits: int) -> np.ndarray:
     return _pack_blocks(rows, bits, (4 * np.arange(per)[None, :] + np.arange(4)[:, None]))
 
 
-def dsp_packed_pairs(rows: np.ndarray, bits: int) -> np.ndarray:
-    """`dsp_packed_pairs`: as dsp_packed with bytes 1 and 2 swapped, so SXTB16 gives taps (4i, 4i+1) and
-    SXTB16 ROR 8 taps (4i+2, 4i+3): the halfword pairs of an int16 window (convolutions on the DSP path)."""
+def dsp_packed_halves(rows: np.ndarray, bits: int) -> np.ndarray:
+    """`dsp_packed_halves`: 32-bit blocks of 32 / bits taps whose field j (bits [j * bits, (j + 1) * bits) of
+    the word) holds tap 2 (H - 1 - j) for j < H = 16 / bits, tap 2 (2H - 1 - j) + 1 above: shifting the word
+    left by k * bits and masking the top field of each halfword gives taps (2k, 2k + 1) as two int16 weights
+    times 2^(16 - bits), one instruction (AND with a shifted register) per SMLAD operand of an int16 window
+    (convolutions on the DSP path)."""
     per = fields_per_byte(bits)
-    return _pack_blocks(rows, bits, (4 * np.arange(per)[None, :] + np.array([0, 2, 1, 3])[:, None]))
+    half = 16 // bits
+    field = per * np.arange(4)[:, None] + np.arange(per)[None, :]   # field j of the word for (byte b, field i)
+    return _pack_blocks(rows, bits, np.where(field < half, 2 * (half - 1 - field), 2 * (2 * half - 1 - field) + 1))
 
 
 def mve_packed(rows: np.ndarray, bits: int) -> np.ndarray:

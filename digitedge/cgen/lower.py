@@ -18,7 +18,7 @@ Weight layouts (a ConstArray's `layout`; digitedge.cgen.layouts builds them):
     sparse_bitmask  pruned: per row ceil(depth / 32) uint32 mask words (role `mask`) + the nonzero
                     values (role `filter`), chosen only when smaller than dense
     packed          4- or 2-bit weights (conv_s4/_s2, fully_connected_s4/_s2), 8 / bits per byte, each row
-                    in order, low field first; dsp_packed (fully connected), dsp_packed_pairs (conv)
+                    in order, low field first; dsp_packed (fully connected), dsp_packed_halves (conv)
                     and mve_packed are the DSP and MVE paths' block orders (see layouts.py)
     block_sparse_s4 pruned 4-bit: blocks of 4 taps x 2 output channels, per channel pair uint32 masks
                     (role `mask`, a bit per block) + one word per nonzero block (role `filter`), in
@@ -309,7 +309,7 @@ def _windowed_conv(layer: Conv | ConvPool, function: str, scratch: int):
     elif bits < 8:
         notes.append(_packed_note(bits))
         kernel = f"conv_s{bits}"
-        weights = _packed_arrays(name, filter_rows, bits, "dsp_packed_pairs")
+        weights = _packed_arrays(name, filter_rows, bits, "dsp_packed_halves")
         if patch:  # the MVE one-vector patch path, as for int8: the few weights of a one-channel conv expanded
             weights = (ConstArray(name, "int8_t", layouts.mve_patch(conv, pool), "filter", "mve_patch", "CGEN_MVE"),
                        *weights[1:])

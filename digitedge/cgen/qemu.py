@@ -11,11 +11,12 @@ milliseconds.
 
 from __future__ import annotations
 
+import os
 import re
-import resource
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -145,21 +146,31 @@ def run_firmware(model_sources: dict[str, str], digits: bytes, images: int, boar
         model_sections = _object_sections((build / "image.map").read_text(), "digitedge_model.o")
         command = ["qemu-system-arm", "-M", board.machine, *QEMU_OPTIONS,
                    *(("-icount", "shift=0") if count_instructions else ()), "-kernel", str(build / "image.elf")]
-        started, cpu_before = time.perf_counter(), _children_cpu_seconds()
-        try:
-            run = subprocess.run(command, cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                 timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            raise DigitedgeError(f"QEMU {board.machine} did not finish within {timeout_s:.0f} s") from None
-        qemu_seconds, qemu_cpu_seconds = time.perf_counter() - started, _children_cpu_seconds() - cpu_before
-    return _result(board, run.stdout, run.returncode, images, count_instructions, sections, model_sections,
+        started = time.perf_counter()
+        log, status, qemu_cpu_seconds = _run_timed(command, folder, timeout_s)
+        if status is None:
+            raise DigitedgeError(f"QEMU {board.machine} did not finish within {timeout_s:.0f} s")
+        qemu_seconds = time.perf_counter() - started
+    return _result(board, log, status, images, count_instructions, sections, model_sections,
                    tflite_bytes, (qemu_seconds, qemu_cpu_seconds), build_seconds,
                    str(build_dir) if build_dir is not None else None)
 
 
-def _children_cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
+def _run_timed(command: list[str], folder: Path, timeout_s: float) -> tuple[str, int | None, float]:
+    """Run QEMU: its output, exit status (None when killed at the timeout) and its own CPU seconds, read from
+    wait4 for that one process, so runs in other threads at the same time are not counted in."""
+    process = subprocess.Popen(command, cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    killed = threading.Event()
+    timer = threading.Timer(timeout_s, lambda: (killed.set(), process.kill()))
+    timer.start()
+    try:
+        log = process.stdout.read()
+        _, wait_status, usage = os.wait4(process.pid, 0)
+    finally:
+        timer.cancel()
+        process.stdout.close()
+    process.returncode = os.waitstatus_to_exitcode(wait_status)  # reaped here: Popen must not wait again
+    return log, None if killed.is_set() else process.returncode, usage.ru_utime + usage.ru_stime
 
 
 def _result(target: Board, log: str, status: int, images: int, count_instructions: bool,

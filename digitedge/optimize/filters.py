@@ -3,10 +3,11 @@
 Zeros inside a filter still cost the generated C a test per block; a removed filter costs nothing, in
 the .tflite, in TFLite Micro and in the C alike, and every kernel keeps its dense SIMD path. Each
 convolution after the first loses `sparsity` of its filters, ranked by the L1 norm of their weights
-(Li et al., "Pruning Filters for Efficient ConvNets", ICLR 2017); the first convolution (a few percent
-of the MACs, and the input of everything after it) keeps all of them. The layers reading a removed
-filter's channel lose that input too; the survivors keep their trained weights, and the narrower model
-is then fine-tuned.
+(Li et al., "Pruning Filters for Efficient ConvNets", ICLR 2017), and the first one `first_sparsity`
+(it has a few percent of the MACs, but one input channel: on the board it is the slowest layer per MAC,
+and each of its filters is an input channel of the second). The layers reading a removed filter's
+channel lose that input too; the survivors keep their trained weights, and the narrower model is then
+fine-tuned.
 """
 
 from __future__ import annotations
@@ -32,17 +33,24 @@ def kept_filters(kernel: np.ndarray, sparsity: float) -> np.ndarray:
     return np.sort(np.argsort(-norms, kind="stable")[:keep])
 
 
-def narrowed_widths(model_config: ModelConfig, sparsity: float) -> list[int]:
-    """The filter counts filter removal leaves: the first convolution's, then each other one's reduced."""
-    return model_config.filters[:1] + [max(1, width - int(round(width * sparsity)))
-                                       for width in model_config.filters[1:]]
+def _shares(model_config: ModelConfig, sparsity: float, first_sparsity: float) -> list[float]:
+    return [first_sparsity] + [sparsity] * (len(model_config.filters) - 1)
 
 
-def narrow(model: keras.Model, model_config: ModelConfig, sparsity: float) -> keras.Model:
-    """A compact model with `sparsity` of every later convolution's filters removed, trained weights kept."""
+def narrowed_widths(model_config: ModelConfig, sparsity: float, first_sparsity: float) -> list[int]:
+    """The filter counts filter removal leaves: each convolution's, reduced by its share."""
+    return [max(1, width - int(round(width * share)))
+            for width, share in zip(model_config.filters, _shares(model_config, sparsity, first_sparsity))]
+
+
+def narrow(model: keras.Model, model_config: ModelConfig, sparsity: float, first_sparsity: float) -> keras.Model:
+    """A compact model with `first_sparsity` of the first convolution's filters and `sparsity` of every
+    later one's removed, trained weights kept."""
     if model_config.arch != "compact":
         raise ValueError("filter removal needs the compact architecture")
-    narrow_model = build_compact(dataclasses.replace(model_config, filters=narrowed_widths(model_config, sparsity)))
+    narrow_model = build_compact(dataclasses.replace(
+        model_config, filters=narrowed_widths(model_config, sparsity, first_sparsity)))
+    shares = _shares(model_config, sparsity, first_sparsity)
     channels = np.arange(model.input_shape[-1])  # the channels the current layer reads
     for index, separable in enumerate(model_config.separable, 1):
         if separable:  # the depthwise filter of each surviving channel, then the 1x1 mix
@@ -50,7 +58,7 @@ def narrow(model: keras.Model, model_config: ModelConfig, sparsity: float) -> ke
             narrow_model.get_layer(f"conv{index}_dw").set_weights([kernel[:, :, channels], bias[channels]])
         kernel, bias = model.get_layer(f"conv{index}").get_weights()
         kernel = kernel[:, :, channels]
-        keep = np.arange(kernel.shape[-1]) if index == 1 else kept_filters(kernel, sparsity)
+        keep = kept_filters(kernel, shares[index - 1])
         narrow_model.get_layer(f"conv{index}").set_weights([kernel[..., keep], bias[keep]])
         channels = keep
     kernel, bias = model.get_layer("probs").get_weights()
@@ -63,7 +71,7 @@ def train_filter_pruned(model: keras.Model, x_train: np.ndarray, y_train: np.nda
                         y_val: np.ndarray, config: OptimizeConfig, model_config: ModelConfig, seed: int,
                         batch_size: int = 128, shift_pixels: int = 0) -> tuple[keras.Model, pd.DataFrame]:
     """The narrowed model, fine-tuned config.prune_epochs at config.prune_learning_rate (cosine to 0)."""
-    narrow_model = narrow(model, model_config, config.filter_sparsity)
+    narrow_model = narrow(model, model_config, config.filter_sparsity, config.first_filter_sparsity)
     rate = low_bit_learning_rate(config.prune_learning_rate, "cosine",
                                  config.prune_epochs * steps_per_epoch(len(x_train), batch_size))
     metrics = fine_tune(narrow_model, x_train, y_train, x_val, y_val, epochs=config.prune_epochs,

@@ -86,7 +86,8 @@ def untrained_tflite(config: Config, calibration: np.ndarray) -> tuple[bytes, in
 
     model_config = config.model
     if config.export.variant == "pruned_int4_qat" and config.optimize.prune_structure == "filters":  # what ships
-        model_config = replace(model_config, filters=narrowed_widths(model_config, config.optimize.filter_sparsity))
+        model_config = replace(model_config, filters=narrowed_widths(model_config, config.optimize.filter_sparsity,
+                                                                     config.optimize.first_filter_sparsity))
     model = build_model(model_config)
     parameters = int(model.count_params())
     variant = converter_variant(config)

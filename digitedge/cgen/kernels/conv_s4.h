@@ -1,8 +1,8 @@
 /* CONV_2D with packed 4-bit (or, through conv_s2.h, 2-bit) weights, optionally with a fused
  * MAX_POOL_2D: the windows, the pool and the requantization are conv_s8.h's; the weights stay packed
  * in flash in the compiled path's layout (packed_weights.h), unpacked in registers:
- * - CGEN_DSP: dsp_packed_pairs against int16 windows, two pixels x two channels per pass; one
- *   32-bit weight load per channel gives 4 * (8 / bits) taps, one shift-and-mask per four taps.
+ * - CGEN_DSP: dsp_packed_halves against int16 windows, two pixels x two channels per pass; one
+ *   32-bit weight load per channel gives 32 / bits taps, one shift-and-mask per SMLAD operand (two taps).
  * - CGEN_MVE: mve_packed, four channels per pass, one VMLADAVA.S8 per 16 taps (a one-channel conv whose
  *   pool windows read one 16-byte patch runs conv_s8_mve_patch on int8 mve_patch weights instead).
  * - plain C: the packed layout, two channels per window load.
@@ -14,79 +14,79 @@
 #include "conv_s8.h"
 #include "packed_weights.h"
 
-#if CGEN_SIMD32
-/* `groups` groups of four taps of one dsp_packed_pairs block (w0: channel 0, w1: channel 1) for two
- * pixels (x, x + padded): each weight pair word feeds two SMLADs per pixel. */
-CGEN_KERNEL void conv_packed_dsp_block(const int16_t *x, int padded, uint32_t w0, uint32_t w1, int channels,
-                                       int groups, int bits, int32_t acc[4])
-{
-    int i;
-    PACKED_UNROLL
-    for (i = 0; i < groups; ++i) {
-        /* taps (4i, 4i+1) then (4i+2, 4i+3): each input word and weight pair used at once, few registers live */
-        const int16_t *group = x + 4 * i;
-        const uint32_t top0 = packed_top(w0, i, bits), top1 = packed_top(w1, i, bits);
-        uint32_t x0 = read_u32(group), x1 = read_u32(group + padded), pair = __sxtb16(top0);
-        acc[0] = __smlad(pair, x0, acc[0]);
-        acc[2] = __smlad(pair, x1, acc[2]);
-        if (channels == 2) {
-            pair = __sxtb16(top1);
-            acc[1] = __smlad(pair, x0, acc[1]);
-            acc[3] = __smlad(pair, x1, acc[3]);
-        }
-        x0 = read_u32(group + 2);
-        x1 = read_u32(group + padded + 2);
-        pair = sxtb16_ror8(top0);
-        acc[0] = __smlad(pair, x0, acc[0]);
-        acc[2] = __smlad(pair, x1, acc[2]);
-        if (channels == 2) {
-            pair = sxtb16_ror8(top1);
-            acc[1] = __smlad(pair, x0, acc[1]);
-            acc[3] = __smlad(pair, x1, acc[3]);
-        }
-    }
-}
-
-/* One or two channels (rows f, f + row_bytes) for two pixels: scaled sums acc[0..3] = (ch0 px0, ch1 px0,
- * ch0 px1, ch1 px1); whole blocks, then the groups of four of the last one. */
-CGEN_KERNEL void conv_packed_dsp_channels(const int8_t *f, int row_bytes, const int16_t *x, int padded,
-                                          int channels, int bits, int32_t acc[4])
-{
-    const int block = PACKED_BLOCK_TAPS(bits), groups = (padded % block) / 4;
-    int k;
-    for (k = 0; k + block <= padded; k += block, f += 4, x += block) {
-        conv_packed_dsp_block(x, padded, read_u32(f), channels == 2 ? read_u32(f + row_bytes) : 0, channels,
-                              PACKED_FIELDS(bits), bits, acc);
-    }
-    if (groups) {
-        conv_packed_dsp_block(x, padded, read_u32(f), channels == 2 ? read_u32(f + row_bytes) : 0, channels,
-                              groups, bits, acc);
-    }
-}
-#endif
-
 #if CGEN_DSP
+/* dsp_packed_halves: the word shifted left by k * bits, masked to the top field of each halfword, is the
+ * SMLAD operand of taps (2k, 2k + 1), int16 weights times 2^(16 - bits). */
+#define PACKED_HALVES_MASK(bits) ((bits) == 4 ? 0xF000F000u : 0xC000C000u)
+/* Taps summed at that scale before it is shifted back: window taps are int8 and scaled weights at most
+ * 2^15 in magnitude, so 256 taps of products of at most 2^22 stay below 2^31. */
+#define PACKED_HALVES_CHUNK_TAPS 256
+
+/* `operands` operands of one block (w0: channel 0, w1: channel 1) for two pixels (x, x + padded): one
+ * AND with a shifted register per operand and channel (`mask` in a register, PACKED_HALVES_MASK), its
+ * SMLAD for each pixel. */
+CGEN_KERNEL void conv_packed_dsp_block(const int16_t *x, int padded, uint32_t w0, uint32_t w1, int channels,
+                                       int operands, int bits, uint32_t mask, int32_t acc[4])
+{
+    int k;
+    CGEN_UNROLL
+    for (k = 0; k < operands; ++k) {
+        const uint32_t x0 = read_u32(x + 2 * k), x1 = read_u32(x + padded + 2 * k);
+        uint32_t pair = (w0 << (bits * k)) & mask;
+        acc[0] = __smlad(pair, x0, acc[0]);
+        acc[2] = __smlad(pair, x1, acc[2]);
+        if (channels == 2) {
+            pair = (w1 << (bits * k)) & mask;
+            acc[1] = __smlad(pair, x0, acc[1]);
+            acc[3] = __smlad(pair, x1, acc[3]);
+        }
+    }
+}
+
+/* One or two channels (rows f, f + row_bytes) for two pixels: sums[0..3] (ch0 px0, ch1 px0, ch0 px1,
+ * ch1 px1) plus the row's dot products, chunk by chunk: whole blocks, then the last one's operands. */
+CGEN_KERNEL void conv_packed_dsp_channels(const int8_t *f, int row_bytes, const int16_t *x, int padded,
+                                          int channels, int bits, uint32_t mask, int32_t sums[4])
+{
+    const int block = PACKED_BLOCK_TAPS(bits), scale = 16 - bits;
+    int start, k;
+    for (start = 0; start < padded; start += PACKED_HALVES_CHUNK_TAPS) {
+        const int end = padded - start > PACKED_HALVES_CHUNK_TAPS ? start + PACKED_HALVES_CHUNK_TAPS : padded;
+        int32_t acc[4] = {0, 0, 0, 0};
+        for (k = start; k + block <= end; k += block, f += 4) {
+            conv_packed_dsp_block(x + k, padded, read_u32(f), channels == 2 ? read_u32(f + row_bytes) : 0,
+                                  channels, block / 2, bits, mask, acc);
+        }
+        if (k < end) {
+            conv_packed_dsp_block(x + k, padded, read_u32(f), channels == 2 ? read_u32(f + row_bytes) : 0,
+                                  channels, (end - k) / 2, bits, mask, acc);
+        }
+        sums[0] += acc[0] >> scale;
+        sums[1] += acc[1] >> scale;
+        sums[2] += acc[2] >> scale;
+        sums[3] += acc[3] >> scale;
+    }
+}
 
 /* Two pixels (window, window + padded) x two channels at a time. */
 CGEN_KERNEL void conv_packed_dsp_pair(const conv_s8_params *p, int bits, const int16_t *window, int32_t *best,
                                       int8_t *out0, int8_t *out1, int phase)
 {
-    const int padded = CONV_PADDED_TAPS(p), row_bytes = PACKED_ROW_BYTES(padded, bits), scale = 8 - bits;
+    const int padded = CONV_PADDED_TAPS(p), row_bytes = PACKED_ROW_BYTES(padded, bits);
     const int8_t *filter = p->filter;
+    uint32_t mask = PACKED_HALVES_MASK(bits);
     int c;
+    __asm__("" : "+r"(mask));   /* a register, not an immediate: GCC then fuses each shift into its AND */
     for (c = 0; c < p->out_c - p->out_c % 2; c += 2, filter += 2 * row_bytes) {
-        int32_t acc[4] = {0, 0, 0, 0};
-        conv_packed_dsp_channels(filter, row_bytes, window, padded, 2, bits, acc);
-        conv_s8_finish_pair(p, best, out0, out1, phase, c, (*p->bias)[c] + (acc[0] >> scale),
-                            (*p->bias)[c] + (acc[2] >> scale));
-        conv_s8_finish_pair(p, best, out0, out1, phase, c + 1, (*p->bias)[c + 1] + (acc[1] >> scale),
-                            (*p->bias)[c + 1] + (acc[3] >> scale));
+        int32_t sums[4] = {(*p->bias)[c], (*p->bias)[c + 1], (*p->bias)[c], (*p->bias)[c + 1]};
+        conv_packed_dsp_channels(filter, row_bytes, window, padded, 2, bits, mask, sums);
+        conv_s8_finish_pair(p, best, out0, out1, phase, c, sums[0], sums[2]);
+        conv_s8_finish_pair(p, best, out0, out1, phase, c + 1, sums[1], sums[3]);
     }
     if (p->out_c % 2) {
-        int32_t acc[4] = {0, 0, 0, 0};
-        conv_packed_dsp_channels(filter, row_bytes, window, padded, 1, bits, acc);
-        conv_s8_finish_pair(p, best, out0, out1, phase, c, (*p->bias)[c] + (acc[0] >> scale),
-                            (*p->bias)[c] + (acc[2] >> scale));
+        int32_t sums[4] = {(*p->bias)[c], 0, (*p->bias)[c], 0};
+        conv_packed_dsp_channels(filter, row_bytes, window, padded, 1, bits, mask, sums);
+        conv_s8_finish_pair(p, best, out0, out1, phase, c, sums[0], sums[2]);
     }
 }
 

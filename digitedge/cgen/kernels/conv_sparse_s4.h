@@ -15,6 +15,26 @@
 
 #if CGEN_DSP
 #define CONV_SPARSE_S4_WIDE 1   /* int16 windows (conv_s8_run's DSP form), blocks in the pair order */
+/* One stored block w for two pixels (x, x + padded): channel 0's nibbles (the low ones) moved to the top of
+ * each byte, channel 1's masked there; SXTB16 / ROR 8 give taps (0, 1) / (2, 3) times 16. */
+CGEN_KERNEL void conv_sparse_s4_block(const int16_t *x, int padded, uint32_t w, int32_t acc[4])
+{
+    const uint32_t low = (w << 4) & 0xF0F0F0F0u, high = w & 0xF0F0F0F0u;
+    const uint32_t x0 = read_u32(x), x1 = read_u32(x + padded), x2 = read_u32(x + 2), x3 = read_u32(x + padded + 2);
+    uint32_t pair = __sxtb16(low);
+    acc[0] = __smlad(pair, x0, acc[0]);
+    acc[2] = __smlad(pair, x1, acc[2]);
+    pair = sxtb16_ror8(low);
+    acc[0] = __smlad(pair, x2, acc[0]);
+    acc[2] = __smlad(pair, x3, acc[2]);
+    pair = __sxtb16(high);
+    acc[1] = __smlad(pair, x0, acc[1]);
+    acc[3] = __smlad(pair, x1, acc[3]);
+    pair = sxtb16_ror8(high);
+    acc[1] = __smlad(pair, x2, acc[1]);
+    acc[3] = __smlad(pair, x3, acc[3]);
+}
+
 CGEN_KERNEL void conv_sparse_s4_pair(const conv_s8_params *p, const void *windows, int32_t *best, int8_t *out0,
                                      int8_t *out1, int phase)
 {
@@ -30,8 +50,7 @@ CGEN_KERNEL void conv_sparse_s4_pair(const conv_s8_params *p, const void *window
             while (bits) {
                 const uint32_t w = read_u32(block);
                 block += 4;
-                /* channel 1's nibbles shifted down: packed_top(w >> 4, 0, 4) is w & 0xF0F0F0F0 */
-                conv_packed_dsp_block(x + BLOCK_TAPS * block_next(&bits), padded, w, w >> 4, 2, 1, 4, acc);
+                conv_sparse_s4_block(x + BLOCK_TAPS * block_next(&bits), padded, w, acc);
             }
         }
         conv_s8_finish_pair(p, best, out0, out1, phase, c, (*p->bias)[c] + (acc[0] >> 4),

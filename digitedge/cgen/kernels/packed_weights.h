@@ -3,10 +3,12 @@
  * with zeros to whole blocks, so every load is a whole block and unpacking costs a shift or a mask:
  *   packed            plain C: taps in order, low field first (TFLite's INT4 order), whole bytes
  *   dsp_packed        CGEN_DSP, int8 inputs: 4-byte blocks, byte b field i = tap 4i + b
- *   dsp_packed_pairs  CGEN_DSP, int16 windows: 4-byte blocks, byte b field i = tap 4i + (0 2 1 3)[b]
+ *   dsp_packed_halves CGEN_DSP, int16 windows (conv_s4.h): 32-bit blocks, word field j = tap
+ *                     2 (16 / bits - 1 - j), past the low halfword tap 2 (32 / bits - 1 - j) + 1
  *   mve_packed        CGEN_MVE: 16-byte blocks, byte j field i = tap 16i + j
- * On the DSP and MVE paths field i is masked to the top of each byte, so it is read as an int8 times
- * 2^(8 - bits): the sums are scaled by that power of two, exactly, and shifted back once per output. */
+ * On the DSP and MVE paths a field is masked to the top of its byte (of its halfword in
+ * dsp_packed_halves), so it is read as an int8 times 2^(8 - bits) (an int16 times 2^(16 - bits)): the
+ * sums are scaled by that power of two, exactly, and shifted back once per output. */
 #ifndef DIGITEDGE_PACKED_WEIGHTS_H
 #define DIGITEDGE_PACKED_WEIGHTS_H
 
