@@ -46,26 +46,30 @@ def trained(number, accuracy, flash, params=None, state=optuna.trial.TrialState.
     return trial
 
 
-def test_promotion_is_the_top_third_per_flash_band():
+def test_promotion_is_the_top_fraction_per_flash_band():
     rung = [trained(n, acc, flash) for n, (acc, flash) in enumerate(
         [(0.90, 3000), (0.95, 9000), (0.80, 2000), (0.97, 9500), (0.85, 2500), (0.70, 1000), (0.75, 8000)])]
     over_limit = optuna.trial.create_trial(values=[0.99, 500, 100], params={"x": 50},
                                            distributions={"x": optuna.distributions.IntDistribution(0, 100)},
                                            user_attrs={"outcome": "trained"}, system_attrs={"constraints": [5.0]})
-    assert [t.number for t in promoted(rung + [over_limit], [])] == [3, 1]  # 7 // 3 = 2, infeasible never
+    third = 1 / 3
+    assert [t.number for t in promoted(rung + [over_limit], [], third)] == [3, 1]  # 7 // 3 = 2, infeasible never
+    assert [t.number for t in promoted(rung + [over_limit], [])] == [3]  # the default quarter: 7 // 4 = 1
     # up to 3,000 B: trials 0, 2, 4, 5 -> one promoted (0); 3,001 to 10,000 B: 1, 3, 6 -> one (3)
-    assert [t.number for t in promoted(rung, [3000, 10000])] == [3, 0]
-    assert [t.number for t in promoted(rung, [3000, 9000])] == [0]  # 9,001 B and up: two trials, none yet
+    assert [t.number for t in promoted(rung, [3000, 10000], third)] == [3, 0]
+    assert [t.number for t in promoted(rung, [3000, 9000], third)] == [0]  # 9,001 B and up: two trials, none yet
 
 
 def test_next_job_is_the_highest_rung_with_work():
     rung0 = [trained(n, 0.5 + n / 100, 1000, {"x": n}) for n in range(6)]
-    assert next_job([rung0, [], []], []) == Job(1, {"x": 5})
+    third = 1 / 3
+    assert next_job([rung0, [], []], [], third) == Job(1, {"x": 5})
     rung1 = [trained(0, 0.9, 1000, {"x": 5}), trained(1, 0.8, 1000, {"x": 4}), trained(2, 0.7, 1000, {"x": 3})]
-    assert next_job([rung0, rung1, []], []) == Job(2, {"x": 5})
+    assert next_job([rung0, rung1, []], [], third) == Job(2, {"x": 5})
     failed = trained(0, 0, 0, {"x": 5}, state=optuna.trial.TrialState.FAIL)
-    assert next_job([rung0, rung1, [failed]], []) == Job(2, {"x": 5})  # a failed attempt is due again
-    assert next_job([rung0[:2], [], []], []) == Job(0, None)  # nothing due: a new proposal
+    assert next_job([rung0, rung1, [failed]], [], third) == Job(2, {"x": 5})  # a failed attempt is due again
+    assert next_job([rung0[:2], [], []], [], third) == Job(0, None)  # nothing due: a new proposal
+    assert next_job([rung0, rung1, []], []) == Job(0, None)  # a quarter of three: none due at the top
 
 
 def test_fake_ladder_promotes_by_equal_budget_only(tmp_path):
@@ -75,7 +79,7 @@ def test_fake_ladder_promotes_by_equal_budget_only(tmp_path):
     rungs = [study.get_trials(states=DONE) for study in studies]
     for lower, upper in zip(rungs, rungs[1:]):
         assert upper, "nothing was promoted"
-        for trial in upper:  # promoted when it was in the top third of what the lower rung had finished then
+        for trial in upper:  # promoted when it was in the top fraction of what the lower rung had finished then
             before = [t for t in lower if t.datetime_complete <= trial.datetime_start]
             assert params_key(trial.params) in {params_key(t.params) for t in promoted(before, [])}
     # the fake scores reverse between rung 0 and the upper rungs: the full rung must follow rung 1's ranking
@@ -165,7 +169,7 @@ def test_lost_database_is_retried_for_a_bounded_time_then_one_line():
 def test_tiny_real_search_trains_the_ladder_and_writes_best_toml(tmp_path):
     tiny_ladder = (ladder.Rung("small", 128, 64, 1), ladder.Rung("full", 256, 64, 0))
     plan = SearchPlan(Limits(max_flash=9000), ladder=tiny_ladder)  # the tiny space's largest are ~12 KB
-    run_search(tmp_path, tiny_base(), tiny_data(), plan, space=TINY, n_trials=5, echo=lambda line: None)
+    run_search(tmp_path, tiny_base(), tiny_data(), plan, space=TINY, n_trials=6, echo=lambda line: None)
     trials = pd.read_csv(tmp_path / "search" / "trials.csv")
     assert set(trials["outcome"]) <= {"trained", "rejected"} and (trials["rung"] == 1).any()
     assert (trials.loc[trials["feasible"], "flash_bytes"] <= 9000).all()
