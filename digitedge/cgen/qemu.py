@@ -165,10 +165,10 @@ def _run_timed(command: list[str], folder: Path, timeout_s: float) -> tuple[str,
     timer.start()
     try:
         log = process.stdout.read()
-        _, wait_status, usage = os.wait4(process.pid, 0)
     finally:
-        timer.cancel()
+        timer.cancel()  # before the process is reaped, so a late kill never reaches a reused pid
         process.stdout.close()
+    _, wait_status, usage = os.wait4(process.pid, 0)
     process.returncode = os.waitstatus_to_exitcode(wait_status)  # reaped here: Popen must not wait again
     return log, None if killed.is_set() else process.returncode, usage.ru_utime + usage.ru_stime
 
