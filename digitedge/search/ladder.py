@@ -18,8 +18,8 @@ from optuna.trial import FrozenTrial, TrialState
 
 # successive halving's 1/eta with eta = 4. Promotions are asynchronous (ASHA): a trial in the top fraction
 # of what its rung has finished so far goes up at once, so a rung promotes more than the fraction in the
-# end. With eta = 3 the first 30-minute search promoted 124 -> 59 -> 31 trials (about half at each step),
-# and the full rung took a third of the workers' time that rung 0 needed for its proposals.
+# end. With eta = 3 a 27-minute search promoted 124 -> 59 -> 31 trials (about half at each step), and its
+# full rung took 977 worker-seconds against rung 0's 1,107; with eta = 4, 184 -> 53 -> 17 (508 against 1,567).
 PROMOTE_FRACTION = 1 / 4
 OUTCOME = "outcome"  # user attribute: "trained", "rejected", "pruned"
 
