@@ -150,18 +150,16 @@ def _facts(record: dict) -> dict[str, str]:
     parity = record.get("parity")
     if not parity:
         return {}
-    reference = parity["reference"]
+    reference, xnnpack = parity["reference"], parity["xnnpack"]
+    shared = (f"{parity['variant']}: TFLM accuracy {parity['tflm_accuracy']:.2%}; same class as LiteRT XNNPACK on "
+              f"{xnnpack['same_prediction']:.2%}")
     if reference is None:
         return {"TFLite Micro parity": (
-            f"{parity['variant']}: TFLM accuracy {parity['tflm_accuracy']:.2%}; same class as LiteRT XNNPACK on "
-            f"{parity['xnnpack']['same_prediction']:.2%} of {parity['images']:,} images, byte-identical outputs "
-            f"{parity['xnnpack']['identical_outputs']:.2%}; LiteRT's reference kernels refuse it "
-            f"({parity['reference_refusal']})")}
+            f"{shared} of {parity['images']:,} images, byte-identical outputs {xnnpack['identical_outputs']:.2%}; "
+            f"LiteRT's reference kernels refuse it ({parity['reference_refusal']})")}
     return {"TFLite Micro parity": (
-        f"{parity['variant']}: TFLM accuracy {parity['tflm_accuracy']:.2%}; same class as LiteRT XNNPACK on "
-        f"{parity['xnnpack']['same_prediction']:.2%} and as LiteRT reference kernels on "
-        f"{reference['same_prediction']:.2%} of {parity['images']:,} images; byte-identical outputs "
-        f"{parity['xnnpack']['identical_outputs']:.2%} / {reference['identical_outputs']:.2%}")}
+        f"{shared} and as LiteRT reference kernels on {reference['same_prediction']:.2%} of {parity['images']:,} "
+        f"images; byte-identical outputs {xnnpack['identical_outputs']:.2%} / {reference['identical_outputs']:.2%}")}
 
 
 STAGE = Stage("micro", ("export", "budget"), run_micro, summary=_summary, facts=_facts)
